@@ -1,0 +1,98 @@
+"""Encrypted, retained CloudWatch log groups for the whole stack.
+
+`LogsKey` is the customer-managed KMS key every log group of the stack is encrypted with; its key
+policy lets CloudWatch Logs use it only for this stack's log groups. `create_log_group` is the one
+way components create a log group, so retention, encryption and protection are never forgotten.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Optional
+
+import pulumi
+import pulumi_aws as aws
+
+from components.context import AwsContext
+
+# kms:* for the account root is AWS's default key statement: it delegates key administration to
+# IAM policies in this account and keeps the key manageable. Without it a key can become unmanageable.
+KEY_ADMIN_SID = "EnableIamPoliciesOfThisAccount"
+LOGS_SID = "AllowCloudWatchLogsForThisStackOnly"
+LOGS_KEY_ACTIONS = ["kms:Encrypt*", "kms:Decrypt*", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:Describe*"]
+
+
+@dataclass
+class LogsKeyArgs:
+    context: AwsContext
+    log_group_arn_patterns: Sequence[str]
+    protect: bool = False
+
+
+class LogsKey(pulumi.ComponentResource):
+    key: aws.kms.Key
+    arn: pulumi.Output[str]
+
+    def __init__(self, name: str, args: LogsKeyArgs, opts: Optional[pulumi.ResourceOptions] = None) -> None:
+        super().__init__("bedrock-vpc-agent:index:LogsKey", name, None, opts)
+        self.key = aws.kms.Key(
+            f"{name}-key",
+            description=f"Encrypts the CloudWatch log groups of {pulumi.get_project()}/{pulumi.get_stack()}",
+            enable_key_rotation=True,
+            deletion_window_in_days=30,
+            policy=pulumi.Output.json_dumps(logs_key_policy(args.context, args.log_group_arn_patterns)),
+            opts=pulumi.ResourceOptions(parent=self, protect=args.protect),
+        )
+        aws.kms.Alias(
+            f"{name}-alias",
+            name=f"alias/{pulumi.get_project()}-{pulumi.get_stack()}-logs",
+            target_key_id=self.key.key_id,
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        self.arn = self.key.arn
+        self.register_outputs({"arn": self.arn})
+
+
+def logs_key_policy(context: AwsContext, log_group_arn_patterns: Sequence[str]) -> dict[str, Any]:
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Sid": KEY_ADMIN_SID,
+                "Effect": "Allow",
+                "Principal": {"AWS": context.account_root_arn},
+                "Action": "kms:*",
+                "Resource": "*",  # in a key policy "*" means this key
+            },
+            {
+                "Sid": LOGS_SID,
+                "Effect": "Allow",
+                "Principal": {"Service": context.regional_service_principal("logs")},
+                "Action": LOGS_KEY_ACTIONS,
+                "Resource": "*",
+                "Condition": {
+                    "ArnLike": {"kms:EncryptionContext:aws:logs:arn": list(log_group_arn_patterns)}
+                },
+            },
+        ],
+    }
+
+
+def create_log_group(
+    resource_name: str,
+    *,
+    log_group_name: str,
+    retention_days: int,
+    kms_key_arn: pulumi.Input[str],
+    protect: bool,
+    parent: pulumi.Resource,
+    depends_on: Optional[Sequence[pulumi.Resource]] = None,
+) -> aws.cloudwatch.LogGroup:
+    return aws.cloudwatch.LogGroup(
+        resource_name,
+        name=log_group_name,
+        retention_in_days=retention_days,
+        kms_key_id=kms_key_arn,
+        opts=pulumi.ResourceOptions(parent=parent, protect=protect, depends_on=list(depends_on or [])),
+    )

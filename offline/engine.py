@@ -1,0 +1,426 @@
+"""Run the real Pulumi program offline, under the SDK's mocks, and record what it registers.
+
+This stands in for the Pulumi engine on a machine with no Pulumi CLI and no AWS account:
+
+- config is resolved the way the CLI resolves it (the `Pulumi.yaml` defaults overlaid by
+  `Pulumi.<stack>.yaml`, then any overrides) and handed to the program through `PULUMI_CONFIG`, the
+  same environment variable the CLI's Python language host uses;
+- every `RegisterResource` call is recorded with the fields the engine forwards to a policy pack
+  (type, name, inputs, parent, dependencies, property dependencies, protect, aliases, provider);
+- AWS itself is replaced by `AwsMocks`: deterministic ids and ARNs shaped like the real ones.
+
+Each run happens in a fresh `contextvars.Context` with a fresh event loop, so runs never share the
+SDK's global state (root stack, config, settings) and tests can run the program once per test.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import contextvars
+import hashlib
+import json
+import os
+import runpy
+import sys
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pulumi
+import yaml
+from google.protobuf import json_format
+from pulumi.runtime import mocks as pulumi_mocks
+from pulumi.runtime import rpc
+from pulumi.runtime.stack import run_pulumi_func
+from pulumi.runtime.sync_await import _sync_await
+
+from offline.model import ProviderSnapshot, ResourceSnapshot
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+STACK_TYPE = "pulumi:pulumi:Stack"
+
+# AZs the mocked account sees, per region (the real lists as of 2026-11; any other Bedrock Agents
+# region gets three). The program asks for them through the provider's getAvailabilityZones invoke.
+MOCK_ZONES: Mapping[str, tuple[str, ...]] = {
+    "us-east-1": ("us-east-1a", "us-east-1b", "us-east-1c", "us-east-1d", "us-east-1e", "us-east-1f"),
+    "us-west-2": ("us-west-2a", "us-west-2b", "us-west-2c", "us-west-2d"),
+    "ap-northeast-1": ("ap-northeast-1a", "ap-northeast-1c", "ap-northeast-1d"),
+    "ca-central-1": ("ca-central-1a", "ca-central-1b", "ca-central-1d"),
+    "sa-east-1": ("sa-east-1a", "sa-east-1b", "sa-east-1c"),
+}
+MOCK_ACCOUNT_ID = "123456789012"
+
+
+class ProgramError(Exception):
+    """The program failed; `cause` is what it raised (e.g. a ConfigError)."""
+
+    def __init__(self, cause: BaseException, resources: list[ResourceSnapshot]) -> None:
+        super().__init__(str(cause))
+        self.cause = cause
+        self.resources = resources
+
+
+@dataclass
+class ProgramRun:
+    project: str
+    stack: str
+    config: dict[str, str]
+    resources: list[ResourceSnapshot]
+    outputs: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def stack_urn(self) -> str:
+        return f"urn:pulumi:{self.stack}::{self.project}::{STACK_TYPE}::{self.project}-{self.stack}"
+
+    def of_type(self, type_: str) -> list[ResourceSnapshot]:
+        return [resource for resource in self.resources if resource.type == type_]
+
+    def one(self, type_: str, name: str | None = None) -> ResourceSnapshot:
+        matches = [r for r in self.of_type(type_) if name is None or r.name == name]
+        if len(matches) != 1:
+            raise LookupError(f"expected one {type_} named {name!r}, found {[r.name for r in matches]}")
+        return matches[0]
+
+    def by_urn(self, urn: str) -> ResourceSnapshot:
+        for resource in self.resources:
+            if resource.urn == urn:
+                return resource
+        raise LookupError(urn)
+
+    def children(self, parent_urn: str) -> list[ResourceSnapshot]:
+        return [resource for resource in self.resources if resource.parent == parent_urn]
+
+
+# --------------------------------------------------------------------------------------------------
+# Config, resolved like the CLI does it
+
+
+def project_name(project_dir: Path = REPO_ROOT) -> str:
+    return str(_read_yaml(project_dir / "Pulumi.yaml")["name"])
+
+
+def resolve_stack_config(
+    stack: str, overrides: Mapping[str, Any] | None = None, project_dir: Path = REPO_ROOT
+) -> dict[str, str]:
+    """The config map the CLI would hand the program: `Pulumi.yaml` defaults, then the stack file,
+    then `overrides` (keys with or without the project namespace; a value of None removes the key).
+    Values are strings for strings and JSON for everything else, as in `PULUMI_CONFIG`."""
+    project_file = _read_yaml(project_dir / "Pulumi.yaml")
+    project = str(project_file["name"])
+    values: dict[str, Any] = {}
+    for key, spec in (project_file.get("config") or {}).items():
+        full_key = key if ":" in key else f"{project}:{key}"
+        if isinstance(spec, dict) and "default" in spec:
+            values[full_key] = spec["default"]
+        elif isinstance(spec, dict) and "value" in spec:
+            values[full_key] = spec["value"]
+    stack_file = project_dir / f"Pulumi.{stack}.yaml"
+    if not stack_file.exists():
+        raise FileNotFoundError(f"No stack file {stack_file.name}; create it or pick another stack.")
+    for key, value in ((_read_yaml(stack_file) or {}).get("config") or {}).items():
+        values[key if ":" in key else f"{project}:{key}"] = value
+    for key, value in (overrides or {}).items():
+        full_key = key if ":" in key else f"{project}:{key}"
+        if value is None:
+            values.pop(full_key, None)
+        else:
+            values[full_key] = value
+    return {key: value if isinstance(value, str) else json.dumps(value) for key, value in values.items()}
+
+
+def _read_yaml(path: Path) -> Any:
+    return yaml.safe_load(path.read_text(encoding="utf-8"))
+
+
+# --------------------------------------------------------------------------------------------------
+# AWS, mocked
+
+
+def _fake_id(prefix: str, seed: str, length: int = 17) -> str:
+    digest = hashlib.sha256(seed.encode()).hexdigest()[:length]
+    return f"{prefix}{digest}" if prefix else digest
+
+
+class AwsMocks(pulumi_mocks.Mocks):
+    """Deterministic stand-ins for AWS: ids and ARNs shaped like the real ones, computed attributes
+    the program reads (ARNs, DNS entries, agent ids), and the invokes it makes."""
+
+    def __init__(self, region: str, account_id: str = MOCK_ACCOUNT_ID) -> None:
+        self.region = region
+        self.account_id = account_id
+
+    def _arn(self, service: str, resource: str, *, regional: bool = True) -> str:
+        return f"arn:aws:{service}:{self.region if regional else ''}:{self.account_id}:{resource}"
+
+    def call(self, args: pulumi_mocks.MockCallArgs) -> dict[str, Any]:  # type: ignore[override]
+        invoke, inputs = args.token, args.args
+        if invoke == "aws:index/getCallerIdentity:getCallerIdentity":
+            return {
+                "accountId": self.account_id,
+                "arn": f"arn:aws:iam::{self.account_id}:user/offline",
+                "userId": "AIDAOFFLINE",
+                "id": self.account_id,
+            }
+        if invoke == "aws:index/getPartition:getPartition":
+            return {"partition": "aws", "dnsSuffix": "amazonaws.com", "reverseDnsPrefix": "com.amazonaws"}
+        if invoke == "aws:index/getRegion:getRegion":
+            return {"name": self.region, "region": self.region, "id": self.region}
+        if invoke == "aws:index/getAvailabilityZones:getAvailabilityZones":
+            region = inputs.get("region") or self.region
+            zones = MOCK_ZONES.get(region, tuple(f"{region}{suffix}" for suffix in "abc"))
+            return {
+                "names": list(zones),
+                "zoneIds": [f"{region[:3]}{region.split('-')[-1]}-az{i + 1}" for i in range(len(zones))],
+                "id": region,
+            }
+        raise NotImplementedError(f"offline mocks do not implement the invoke {invoke}")
+
+    def new_resource(self, args: pulumi_mocks.MockResourceArgs) -> tuple[str | None, dict[str, Any]]:
+        state = dict(args.inputs)
+        resource_id = _fake_id("", f"{args.typ}/{args.name}", 12)
+        computed = self._computed(args.typ, args.name, state, resource_id)
+        if "id" in computed:
+            resource_id = str(computed.pop("id"))
+        state.update(computed)
+        return resource_id, state
+
+    def _computed(self, typ: str, name: str, inputs: dict[str, Any], rid: str) -> dict[str, Any]:
+        physical = inputs.get("name") or f"{name}-{rid[:7]}"
+        if typ == "aws:ec2/vpc:Vpc":
+            return {"id": _fake_id("vpc-", name), "arn": self._arn("ec2", f"vpc/{_fake_id('vpc-', name)}")}
+        if typ == "aws:ec2/subnet:Subnet":
+            return {"id": _fake_id("subnet-", name)}
+        if typ == "aws:ec2/routeTable:RouteTable":
+            return {"id": _fake_id("rtb-", name)}
+        if typ in (
+            "aws:ec2/securityGroup:SecurityGroup",
+            "aws:ec2/defaultSecurityGroup:DefaultSecurityGroup",
+        ):
+            sg_id = _fake_id("sg-", name)
+            return {"id": sg_id, "arn": self._arn("ec2", f"security-group/{sg_id}")}
+        if typ == "aws:ec2/vpcEndpoint:VpcEndpoint":
+            vpce_id = _fake_id("vpce-", name)
+            service = str(inputs.get("serviceName", "")).rsplit(".", 1)[-1]
+            return {
+                "id": vpce_id,
+                "arn": self._arn("ec2", f"vpc-endpoint/{vpce_id}"),
+                "dnsEntries": [
+                    {
+                        "dnsName": f"{vpce_id}-{rid[:8]}.{service}.{self.region}.vpce.amazonaws.com",
+                        "hostedZoneId": "Z7HUB22UULQXV",
+                    }
+                ],
+            }
+        if typ == "aws:ec2/flowLog:FlowLog":
+            return {"id": _fake_id("fl-", name)}
+        if typ == "aws:cloudwatch/logGroup:LogGroup":
+            return {"id": physical, "arn": self._arn("logs", f"log-group:{physical}")}
+        if typ == "aws:kms/key:Key":
+            key_id = f"{rid[:8]}-{rid[8:12]}-4000-8000-{_fake_id('', name, 12)}"
+            return {"id": key_id, "keyId": key_id, "arn": self._arn("kms", f"key/{key_id}")}
+        if typ == "aws:kms/alias:Alias":
+            return {"arn": self._arn("kms", str(inputs.get("name", physical)))}
+        if typ == "aws:iam/role:Role":
+            return {
+                "id": physical,
+                "name": physical,
+                "arn": f"arn:aws:iam::{self.account_id}:role/{physical}",
+            }
+        if typ == "aws:iam/rolePolicy:RolePolicy":
+            return {"id": f"{inputs.get('role', '')}:{physical}", "name": physical}
+        if typ == "aws:lambda/function:Function":
+            arn = self._arn("lambda", f"function:{physical}")
+            return {
+                "id": physical,
+                "arn": arn,
+                "qualifiedArn": f"{arn}:1",
+                "version": "1",
+                "invokeArn": (
+                    f"arn:aws:apigateway:{self.region}:lambda:path/2015-03-31/functions/{arn}/invocations"
+                ),
+            }
+        if typ == "aws:bedrock/agentAgent:AgentAgent":
+            agent_id = _fake_id("", name, 10).upper()
+            return {
+                "id": agent_id,
+                "agentId": agent_id,
+                "agentArn": self._arn("bedrock", f"agent/{agent_id}"),
+                "agentVersion": "DRAFT",
+            }
+        if typ == "aws:bedrock/agentAgentAlias:AgentAgentAlias":
+            alias_id = _fake_id("", name, 10).upper()
+            agent_id = str(inputs.get("agentId", "AGENT"))
+            return {
+                "id": f"{alias_id},{agent_id}",
+                "agentAliasId": alias_id,
+                "agentAliasArn": self._arn("bedrock", f"agent-alias/{agent_id}/{alias_id}"),
+            }
+        if typ == "aws:bedrock/agentAgentActionGroup:AgentAgentActionGroup":
+            return {"actionGroupId": _fake_id("", name, 10).upper()}
+        if typ == "aws:apigateway/restApi:RestApi":
+            api_id = _fake_id("", name, 10)
+            return {
+                "id": api_id,
+                "rootResourceId": _fake_id("", f"{name}/root", 10),
+                "executionArn": f"arn:aws:execute-api:{self.region}:{self.account_id}:{api_id}",
+                "arn": f"arn:aws:apigateway:{self.region}::/restapis/{api_id}",
+            }
+        if typ == "aws:apigateway/resource:Resource":
+            return {"id": _fake_id("", name, 6), "path": "/" + str(inputs.get("pathPart", ""))}
+        if typ == "aws:apigateway/stage:Stage":
+            api_id, stage = inputs.get("restApi", "api"), inputs.get("stageName", "stage")
+            return {
+                "invokeUrl": f"https://{api_id}.execute-api.{self.region}.amazonaws.com/{stage}",
+                "executionArn": f"arn:aws:execute-api:{self.region}:{self.account_id}:{api_id}/{stage}",
+                "arn": f"arn:aws:apigateway:{self.region}::/restapis/{api_id}/stages/{stage}",
+            }
+        if typ == "aws:apigateway/apiKey:ApiKey":
+            return {"value": f"offline-api-key-{rid}"}
+        return {}
+
+
+# --------------------------------------------------------------------------------------------------
+# The recording monitor
+
+
+class RecordingMonitor(pulumi_mocks.MockMonitor):
+    """A mock resource monitor that also keeps each registration as the engine would see it."""
+
+    def __init__(self, mocks: pulumi_mocks.Mocks, provider: ProviderSnapshot | None) -> None:
+        super().__init__(mocks)
+        self.snapshots: list[ResourceSnapshot] = []
+        self._provider = provider
+
+    def RegisterResource(self, request: Any) -> Any:  # noqa: N802 (gRPC method name)
+        response = super().RegisterResource(request)  # type: ignore[no-untyped-call]
+        if request.type != STACK_TYPE:
+            inputs = rpc.deserialize_properties(request.object)
+            self.snapshots.append(
+                ResourceSnapshot(
+                    urn=response.urn,
+                    type=request.type,
+                    name=request.name,
+                    inputs=_plain(inputs),
+                    custom=bool(request.custom),
+                    parent=request.parent or None,
+                    dependencies=tuple(request.dependencies),
+                    property_dependencies={
+                        key: tuple(deps.urns) for key, deps in request.propertyDependencies.items()
+                    },
+                    protect=bool(request.protect),
+                    aliases=tuple(_alias_text(alias) for alias in request.aliases) + tuple(request.aliasURNs),
+                    provider=self._provider if request.custom and request.type.startswith("aws:") else None,
+                    outputs=_plain(self.resources[response.urn].state),
+                )
+            )
+        return response
+
+
+def _alias_text(alias: Any) -> str:
+    """An alias as the engine keeps it: a URN, or the spec (name/type/parent) as compact JSON."""
+    if alias.urn:
+        return str(alias.urn)
+    return json.dumps(json_format.MessageToDict(alias.spec), sort_keys=True)
+
+
+def _plain(value: Any) -> Any:
+    """Inputs as JSON-able values (resource references become their URNs)."""
+    if isinstance(value, dict):
+        return {key: _plain(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(item) for item in value]
+    if isinstance(value, pulumi.Resource):
+        return str(getattr(value, "_name", value))
+    return value
+
+
+# --------------------------------------------------------------------------------------------------
+# Running the program
+
+
+@contextlib.contextmanager
+def _program_environment(config: Mapping[str, str], project_dir: Path) -> Iterator[None]:
+    saved_env = os.environ.get("PULUMI_CONFIG")
+    saved_path = list(sys.path)
+    saved_cwd = Path.cwd()
+    os.environ["PULUMI_CONFIG"] = json.dumps(dict(config))
+    sys.path.insert(0, str(project_dir))
+    os.chdir(project_dir)
+    try:
+        yield
+    finally:
+        os.chdir(saved_cwd)
+        sys.path[:] = saved_path
+        if saved_env is None:
+            os.environ.pop("PULUMI_CONFIG", None)
+        else:
+            os.environ["PULUMI_CONFIG"] = saved_env
+
+
+def run_program(
+    stack: str,
+    overrides: Mapping[str, Any] | None = None,
+    *,
+    project_dir: Path = REPO_ROOT,
+    preview: bool = True,
+) -> ProgramRun:
+    """Run `<project_dir>/__main__.py` for `stack` under mocks and return what it registered.
+
+    Raises `ProgramError` (with the resources registered before the failure) if the program fails.
+    """
+    project = project_name(project_dir)
+    config = resolve_stack_config(stack, overrides, project_dir)
+    region = config.get("aws:region", "us-east-1")
+    provider = ProviderSnapshot(
+        urn=f"urn:pulumi:{stack}::{project}::pulumi:providers:aws::default",
+        type="pulumi:providers:aws",
+        name="default",
+        properties={
+            key.split(":", 1)[1]: _config_value(value)
+            for key, value in config.items()
+            if key.startswith("aws:")
+        },
+    )
+    mocks = AwsMocks(region)
+    monitor = RecordingMonitor(mocks, provider)
+
+    def run() -> ProgramRun:
+        loop = asyncio.new_event_loop()
+        asyncio.set_event_loop(loop)
+        try:
+            pulumi.runtime.set_mocks(mocks, project=project, stack=stack, preview=preview, monitor=monitor)
+            main = str(project_dir / "__main__.py")
+            try:
+                _sync_await(run_pulumi_func(lambda: _run_main(main)))
+                outputs = _sync_await(_resolve_outputs())
+            except BaseException as error:  # handed back to the caller, with what was registered
+                raise ProgramError(error, list(monitor.snapshots)) from error
+            return ProgramRun(project, stack, config, list(monitor.snapshots), outputs)
+        finally:
+            asyncio.set_event_loop(None)
+            loop.close()
+
+    with _program_environment(config, project_dir):
+        return contextvars.Context().run(run)
+
+
+def _run_main(path: str) -> None:
+    runpy.run_path(path, run_name="__main__")
+
+
+def _config_value(value: str) -> Any:
+    try:
+        return json.loads(value)
+    except json.JSONDecodeError:
+        return value
+
+
+async def _resolve_outputs() -> dict[str, Any]:
+    root = pulumi.runtime.get_root_resource()
+    outputs: dict[str, Any] = getattr(root, "outputs", {})
+    resolved: dict[str, Any] = {}
+    for key, value in outputs.items():
+        resolved[key] = _plain(await pulumi.Output.from_input(value).future())
+    return resolved
