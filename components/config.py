@@ -127,8 +127,6 @@ class _Problems:
             return reader()
         except (pulumi.ConfigMissingError, pulumi.ConfigTypeError) as error:
             self.add(key, str(error).strip())
-        except json.JSONDecodeError as error:
-            self.add(key, f"is not valid JSON ({error.msg}).")
         return None
 
     def raise_if_any(self) -> None:
@@ -157,7 +155,7 @@ def load_config(available_zones: Callable[[str], Sequence[str]] | None = None) -
     vpc_cidr_text = problems.read(_key(project, "vpcCidr"), lambda: cfg.require("vpcCidr"))
     az_count = problems.read(_key(project, "azCount"), lambda: cfg.require_int("azCount"))
     endpoints = problems.read(
-        _key(project, "interfaceEndpoints"), lambda: cfg.require_object("interfaceEndpoints")
+        _key(project, "interfaceEndpoints"), lambda: _json_or_text(cfg.require("interfaceEndpoints"))
     )
     traffic_type = problems.read(
         _key(project, "flowLogTrafficType"), lambda: cfg.require("flowLogTrafficType")
@@ -216,6 +214,14 @@ def load_config(available_zones: Callable[[str], Sequence[str]] | None = None) -
         log_retention_days=retention,
         protect_stateful_resources=protect,
     )
+
+
+def _json_or_text(value: str) -> object:
+    """A structured setting, or the raw text when it is not JSON (its checker says what is wrong)."""
+    try:
+        return json.loads(value)
+    except json.JSONDecodeError:
+        return value
 
 
 def _key(project: str, name: str) -> str:

@@ -312,7 +312,7 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
                     protect=bool(request.protect),
                     aliases=tuple(_alias_text(alias) for alias in request.aliases) + tuple(request.aliasURNs),
                     provider=self._provider if request.custom and request.type.startswith("aws:") else None,
-                    outputs=_plain(self.resources[response.urn].state),
+                    outputs={"id": response.id, **_plain(self.resources[response.urn].state)},
                 )
             )
         return response
