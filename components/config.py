@@ -12,6 +12,7 @@ import difflib
 import ipaddress
 import json
 import os
+import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -71,6 +72,45 @@ ENDPOINT_SERVICE_SDK_NAMES: Mapping[str, str] = {
 
 FLOW_LOG_TRAFFIC_TYPES: tuple[str, ...] = ("ALL", "ACCEPT", "REJECT")
 
+# Both Lambdas run this runtime on this architecture; the Powertools layer must match them.
+LAMBDA_RUNTIME = "python3.13"
+LAMBDA_ARCHITECTURE = "arm64"
+LOG_LEVELS: tuple[str, ...] = ("DEBUG", "INFO", "WARNING", "ERROR")
+
+# `iam` signs requests with SigV4, `api-key` sends x-api-key under a usage plan; `none` is accepted
+# here so that the policy pack has something to reject in pull requests.
+API_AUTH_MODES: tuple[str, ...] = ("iam", "api-key", "none")
+
+# Limits from the bedrock-agent API model (CreateAgent) in the pinned botocore.
+INSTRUCTION_LENGTH = (40, 4000)
+SESSION_TTL = (60, 5400)
+
+# System inference profiles are named "<geography>.<model id>" and served from that geography's
+# regions (Bedrock user guide, "Supported Regions and models for inference profiles", 2026-11-21).
+INFERENCE_PROFILE_GEOGRAPHIES: Mapping[str, tuple[str, ...]] = {
+    "us": ("us-east-", "us-west-"),
+    "us-gov": ("us-gov-",),
+    "eu": ("eu-",),
+    "apac": ("ap-",),
+    "jp": ("ap-northeast-1",),
+    "au": ("ap-southeast-2",),
+    "ca": ("ca-",),
+    "global": ("us-", "eu-", "ap-", "ca-", "sa-"),
+}
+MODEL_ID = re.compile(r"[a-z0-9-]+(\.[a-z0-9-]+)?\.[a-zA-Z0-9.-]{1,63}(:[a-z0-9-]{1,63}){0,2}")
+MODEL_ARN = re.compile(
+    r"arn:aws(-[a-z-]+)?:bedrock:[a-z0-9-]*:(\d{12})?:"
+    r"(foundation-model|inference-profile|application-inference-profile)/[a-zA-Z0-9.:-]+"
+)
+GUARDRAIL_ID = re.compile(r"[a-z0-9]+|arn:aws(-[a-z-]+)?:bedrock:[a-z0-9-]+:\d{12}:guardrail/[a-z0-9]+")
+GUARDRAIL_VERSION = re.compile(r"[0-9]{1,8}|DRAFT")
+KMS_KEY_ARN = re.compile(r"arn:aws(-cn|-us-gov)?:kms:[a-z0-9-]+:\d{12}:key/[a-zA-Z0-9-]{36}")
+LAYER_ARN = re.compile(
+    r"arn:aws(-[a-z-]+)?:lambda:(?P<region>[a-z0-9-]+):\d{12}:layer:(?P<name>[A-Za-z0-9_-]+):\d+"
+)
+ORIGIN = re.compile(r"https://[a-z0-9.-]+(:\d{1,5})?|http://(localhost|127\.0\.0\.1)(:\d{1,5})?")
+STAGE_NAME = re.compile(r"[A-Za-z0-9_-]{1,128}")
+
 MAX_AZ_COUNT = 6
 # Subnets are carved as fixed 1/8 slices of the VPC block (3 extra prefix bits), so adding an AZ
 # later adds a subnet without renumbering the existing ones. AWS subnets must be /28 or larger.
@@ -86,6 +126,40 @@ class ConfigError(pulumi.RunError):
 
 
 @dataclass(frozen=True)
+class AgentSettings:
+    foundation_model: str  # a model id, a (cross-region) inference profile id, or an ARN
+    instruction: str
+    idle_session_ttl_seconds: int
+    guardrail_id: str | None
+    guardrail_version: str | None
+    customer_kms_key_arn: str | None
+
+    @property
+    def inference_profile_geography(self) -> str | None:
+        """ "us" for "us.anthropic.claude-…": set when the model is a system inference profile id."""
+        return _model_geography(self.foundation_model)
+
+
+@dataclass(frozen=True)
+class FunctionSettings:
+    powertools_layer_arn: str
+    invoker_reserved_concurrency: int | None
+    log_level: str
+
+
+@dataclass(frozen=True)
+class ApiSettings:
+    auth: str  # one of API_AUTH_MODES
+    cors_allowed_origins: tuple[str, ...]
+    stage_name: str
+    throttle_rate_limit: float
+    throttle_burst_limit: int
+    quota_per_day: int
+    integration_timeout_ms: int
+    manage_account_logging_role: bool
+
+
+@dataclass(frozen=True)
 class StackConfig:
     project: str
     stack: str
@@ -96,6 +170,9 @@ class StackConfig:
     flow_log_traffic_type: str
     log_retention_days: int
     protect_stateful_resources: bool
+    agent: AgentSettings
+    functions: FunctionSettings
+    api: ApiSettings
 
     @property
     def name_prefix(self) -> str:
@@ -112,22 +189,52 @@ class StackConfig:
         return tuple((zone, next(slices)) for zone in self.availability_zones)
 
 
-class _Problems:
-    """Collects every configuration problem so the user fixes them in one round."""
+class _Reader:
+    """Reads this project's settings and collects every problem, so the user fixes them in one round."""
 
-    def __init__(self, stack: str) -> None:
+    def __init__(self, project: str, stack: str) -> None:
+        self.project = project
         self.stack = stack
         self.messages: list[str] = []
+        self._config = pulumi.Config()
 
-    def add(self, key: str, message: str) -> None:
-        self.messages.append(f"{key}: {message}")
+    def key(self, name: str) -> str:
+        return name if ":" in name else f"{self.project}:{name}"
 
-    def read(self, key: str, reader: Callable[[], T]) -> T | None:
+    def add(self, name: str, message: str) -> None:
+        self.messages.append(f"{self.key(name)}: {message}")
+
+    def _read(self, name: str, reader: Callable[[], T]) -> T | None:
         try:
             return reader()
         except (pulumi.ConfigMissingError, pulumi.ConfigTypeError) as error:
-            self.add(key, str(error).strip())
+            self.add(name, str(error).strip())
         return None
+
+    def text(self, name: str) -> str | None:
+        if ":" in name:
+            namespace, _, short = name.partition(":")
+            return self._read(name, lambda: pulumi.Config(namespace).require(short))
+        return self._read(name, lambda: self._config.require(name))
+
+    def optional_text(self, name: str) -> str | None:
+        return self._read(name, lambda: self._config.get(name))
+
+    def integer(self, name: str) -> int | None:
+        return self._read(name, lambda: self._config.require_int(name))
+
+    def optional_integer(self, name: str) -> int | None:
+        return self._read(name, lambda: self._config.get_int(name))
+
+    def number(self, name: str) -> float | None:
+        return self._read(name, lambda: self._config.require_float(name))
+
+    def boolean(self, name: str) -> bool | None:
+        return self._read(name, lambda: self._config.require_bool(name))
+
+    def structured(self, name: str) -> object:
+        """A JSON setting (list, object), or its raw text when it is not JSON (its checker says why)."""
+        return self._read(name, lambda: _json_or_text(self._config.require(name)))
 
     def raise_if_any(self) -> None:
         if self.messages:
@@ -142,59 +249,48 @@ def load_config(available_zones: Callable[[str], Sequence[str]] | None = None) -
     """Read and validate the stack configuration.
 
     `available_zones(region)` returns the AZ names the account can use in the region; it defaults
-    to the AWS provider's `get_availability_zones` invoke and is only called once the region is valid.
+    to the AWS provider's `get_availability_zones` invoke and is only called once everything else
+    is valid (so a typo in the region never reaches AWS).
     """
     project, stack = pulumi.get_project(), pulumi.get_stack()
-    problems = _Problems(stack)
-    cfg = pulumi.Config()
-    aws_cfg = pulumi.Config("aws")
+    read = _Reader(project, stack)
+    _check_unknown_keys(read)
 
-    _check_unknown_keys(project, problems)
-
-    region = problems.read("aws:region", lambda: aws_cfg.require("region"))
-    vpc_cidr_text = problems.read(_key(project, "vpcCidr"), lambda: cfg.require("vpcCidr"))
-    az_count = problems.read(_key(project, "azCount"), lambda: cfg.require_int("azCount"))
-    endpoints = problems.read(
-        _key(project, "interfaceEndpoints"), lambda: _json_or_text(cfg.require("interfaceEndpoints"))
-    )
-    traffic_type = problems.read(
-        _key(project, "flowLogTrafficType"), lambda: cfg.require("flowLogTrafficType")
-    )
-    retention = problems.read(_key(project, "logRetentionDays"), lambda: cfg.require_int("logRetentionDays"))
-    protect = problems.read(
-        _key(project, "protectStatefulResources"), lambda: cfg.require_bool("protectStatefulResources")
-    )
-
+    region = read.text("aws:region")
     if region is not None:
-        _check_region(region, problems)
-    vpc_cidr = _check_vpc_cidr(project, vpc_cidr_text, problems) if vpc_cidr_text is not None else None
-    endpoint_names = _check_endpoints(project, endpoints, problems) if endpoints is not None else None
-    if traffic_type is not None and traffic_type not in FLOW_LOG_TRAFFIC_TYPES:
-        problems.add(
-            _key(project, "flowLogTrafficType"),
-            f"'{traffic_type}' is not one of {', '.join(FLOW_LOG_TRAFFIC_TYPES)}.",
-        )
+        _check_region(region, read)
+    vpc_cidr_text = read.text("vpcCidr")
+    vpc_cidr = _check_vpc_cidr(vpc_cidr_text, read) if vpc_cidr_text is not None else None
+    az_count = read.integer("azCount")
+    endpoints = read.structured("interfaceEndpoints")
+    endpoint_names = _check_endpoints(endpoints, read) if endpoints is not None else None
+    traffic_type = _one_of(read, "flowLogTrafficType", FLOW_LOG_TRAFFIC_TYPES)
+    retention = read.integer("logRetentionDays")
     if retention is not None and retention not in LOG_RETENTION_DAYS:
         nearest = min(LOG_RETENTION_DAYS, key=lambda days: (abs(days - retention), days))
-        problems.add(
-            _key(project, "logRetentionDays"),
+        read.add(
+            "logRetentionDays",
             f"{retention} is not a retention CloudWatch Logs accepts; use one of "
             f"{', '.join(map(str, LOG_RETENTION_DAYS))} (nearest: {nearest}).",
         )
+    protect = read.boolean("protectStatefulResources")
+    agent = _read_agent(read, region)
+    functions = _read_functions(read, region)
+    api = _read_api(read)
+
     zones: Sequence[str] = ()
     if az_count is not None and not 1 <= az_count <= MAX_AZ_COUNT:
-        problems.add(_key(project, "azCount"), f"{az_count} is out of range; use 1 to {MAX_AZ_COUNT}.")
-    elif az_count is not None and region is not None and not problems.messages:
-        # Only ask AWS once everything else is valid: the region is known to offer Bedrock Agents.
+        read.add("azCount", f"{az_count} is out of range; use 1 to {MAX_AZ_COUNT}.")
+    elif az_count is not None and region is not None and not read.messages:
         zones = sorted((_provider_zones if available_zones is None else available_zones)(region))
         if az_count > len(zones):
-            problems.add(
-                _key(project, "azCount"),
+            read.add(
+                "azCount",
                 f"{az_count} AZs requested but {region} offers {len(zones)} to this account "
                 f"({', '.join(zones)}); set azCount to {len(zones)} or less.",
             )
 
-    problems.raise_if_any()
+    read.raise_if_any()
     # raise_if_any() returned, so every value was read and is valid.
     assert region is not None
     assert vpc_cidr is not None
@@ -203,6 +299,9 @@ def load_config(available_zones: Callable[[str], Sequence[str]] | None = None) -
     assert traffic_type is not None
     assert retention is not None
     assert protect is not None
+    assert agent is not None
+    assert functions is not None
+    assert api is not None
     return StackConfig(
         project=project,
         stack=stack,
@@ -213,7 +312,192 @@ def load_config(available_zones: Callable[[str], Sequence[str]] | None = None) -
         flow_log_traffic_type=traffic_type,
         log_retention_days=retention,
         protect_stateful_resources=protect,
+        agent=agent,
+        functions=functions,
+        api=api,
     )
+
+
+def _one_of(read: _Reader, name: str, allowed: Sequence[str]) -> str | None:
+    value = read.text(name)
+    if value is not None and value not in allowed:
+        read.add(name, f"'{value}' is not one of {', '.join(allowed)}.")
+        return None
+    return value
+
+
+def _in_range(read: _Reader, name: str, value: T | None, low: T, high: T, unit: str = "") -> T | None:
+    if value is not None and not low <= value <= high:  # type: ignore[operator]
+        read.add(name, f"{value}{unit} is out of range; use {low} to {high}{unit}.")
+        return None
+    return value
+
+
+def _read_agent(read: _Reader, region: str | None) -> AgentSettings | None:
+    before = len(read.messages)
+    model = read.text("agentFoundationModel")
+    if model is not None:
+        _check_model(model, region, read)
+    instruction = read.text("agentInstruction")
+    if instruction is not None:
+        instruction = instruction.strip()
+        _in_range(read, "agentInstruction", len(instruction), *INSTRUCTION_LENGTH, " characters")
+    ttl = _in_range(
+        read, "agentIdleSessionTtlSeconds", read.integer("agentIdleSessionTtlSeconds"), *SESSION_TTL
+    )
+    guardrail_id = read.optional_text("agentGuardrailId")
+    guardrail_version = read.optional_text("agentGuardrailVersion")
+    if (guardrail_id is None) != (guardrail_version is None):
+        read.add(
+            "agentGuardrailId",
+            "set agentGuardrailId and agentGuardrailVersion together (the version is a number or DRAFT).",
+        )
+    if guardrail_id is not None and not GUARDRAIL_ID.fullmatch(guardrail_id):
+        read.add("agentGuardrailId", f"'{guardrail_id}' is not a guardrail id or ARN.")
+    if guardrail_version is not None and not GUARDRAIL_VERSION.fullmatch(guardrail_version):
+        read.add("agentGuardrailVersion", f"'{guardrail_version}' must be a version number or DRAFT.")
+    kms_key = read.optional_text("agentKmsKeyArn")
+    if kms_key is not None and not KMS_KEY_ARN.fullmatch(kms_key):
+        read.add(
+            "agentKmsKeyArn", f"'{kms_key}' is not a KMS key ARN (arn:aws:kms:<region>:<account>:key/<id>)."
+        )
+    if len(read.messages) > before or model is None or instruction is None or ttl is None:
+        return None
+    return AgentSettings(
+        foundation_model=model,
+        instruction=instruction,
+        idle_session_ttl_seconds=ttl,
+        guardrail_id=guardrail_id,
+        guardrail_version=guardrail_version,
+        customer_kms_key_arn=kms_key,
+    )
+
+
+def _read_functions(read: _Reader, region: str | None) -> FunctionSettings | None:
+    before = len(read.messages)
+    layer = read.text("powertoolsLayerArn")
+    if layer is not None:
+        _check_layer(layer, region, read)
+    concurrency = read.optional_integer("invokerReservedConcurrency")
+    _in_range(read, "invokerReservedConcurrency", concurrency, 1, 1000)
+    log_level = _one_of(read, "functionLogLevel", LOG_LEVELS)
+    if len(read.messages) > before or layer is None or log_level is None:
+        return None
+    return FunctionSettings(
+        powertools_layer_arn=layer, invoker_reserved_concurrency=concurrency, log_level=log_level
+    )
+
+
+def _read_api(read: _Reader) -> ApiSettings | None:
+    before = len(read.messages)
+    auth = _one_of(read, "apiAuth", API_AUTH_MODES)
+    origins = read.structured("apiCorsAllowedOrigins")
+    if origins is not None:
+        _check_origins(origins, read)
+    stage = read.text("apiStageName")
+    if stage is not None and not STAGE_NAME.fullmatch(stage):
+        read.add("apiStageName", f"'{stage}' must be 1-128 letters, digits, '-' or '_'.")
+    rate = _in_range(read, "apiThrottleRateLimit", read.number("apiThrottleRateLimit"), 0.1, 10000.0)
+    burst = _in_range(read, "apiThrottleBurstLimit", read.integer("apiThrottleBurstLimit"), 1, 5000)
+    quota = _in_range(read, "apiQuotaPerDay", read.integer("apiQuotaPerDay"), 1, 10_000_000)
+    timeout = _in_range(
+        read, "apiIntegrationTimeoutMs", read.integer("apiIntegrationTimeoutMs"), 1000, 29000, " ms"
+    )
+    manage_role = read.boolean("apiManageAccountLoggingRole")
+    if len(read.messages) > before:
+        return None
+    assert auth is not None
+    assert isinstance(origins, list)
+    assert stage is not None
+    assert rate is not None
+    assert burst is not None
+    assert quota is not None
+    assert timeout is not None
+    assert manage_role is not None
+    return ApiSettings(
+        auth=auth,
+        cors_allowed_origins=tuple(origins),
+        stage_name=stage,
+        throttle_rate_limit=rate,
+        throttle_burst_limit=burst,
+        quota_per_day=quota,
+        integration_timeout_ms=timeout,
+        manage_account_logging_role=manage_role,
+    )
+
+
+def _model_geography(model: str) -> str | None:
+    first, _, rest = model.partition(".")
+    return first if rest and first in INFERENCE_PROFILE_GEOGRAPHIES else None
+
+
+def _check_model(model: str, region: str | None, read: _Reader) -> None:
+    if model.startswith("arn:"):
+        if not MODEL_ARN.fullmatch(model):
+            read.add(
+                "agentFoundationModel",
+                f"'{model}' is not a foundation-model or inference-profile ARN.",
+            )
+        return
+    if not MODEL_ID.fullmatch(model):
+        read.add(
+            "agentFoundationModel",
+            f"'{model}' is not a Bedrock model id (e.g. anthropic.claude-3-5-haiku-20241022-v1:0) or "
+            "inference profile id (e.g. us.anthropic.claude-haiku-4-5-20251001-v1:0).",
+        )
+        return
+    geography = _model_geography(model)
+    if geography is None or region is None:
+        return
+    allowed = INFERENCE_PROFILE_GEOGRAPHIES[geography]
+    if not any(region.startswith(prefix) for prefix in allowed):
+        read.add(
+            "agentFoundationModel",
+            f"the '{geography}.' inference profile is not offered in {region}; "
+            f"use a profile of the region's geography or a model id without a prefix.",
+        )
+
+
+def _check_layer(layer: str, region: str | None, read: _Reader) -> None:
+    match = LAYER_ARN.fullmatch(layer)
+    if match is None:
+        read.add(
+            "powertoolsLayerArn",
+            f"'{layer}' is not a Lambda layer version ARN "
+            "(arn:aws:lambda:<region>:<account>:layer:<name>:<version>).",
+        )
+        return
+    if region is not None and match["region"] != region:
+        read.add(
+            "powertoolsLayerArn",
+            f"the layer is in {match['region']} but the stack deploys to {region}; Lambda only attaches "
+            f"layers of its own region: use arn:aws:lambda:{region}:…",
+        )
+    expected = f"{LAMBDA_RUNTIME.replace('.', '')}-{LAMBDA_ARCHITECTURE}"
+    if "powertools" in match["name"].lower() and expected not in match["name"]:
+        read.add(
+            "powertoolsLayerArn",
+            f"layer '{match['name']}' does not match the functions' runtime and architecture; "
+            f"use the AWSLambdaPowertoolsPythonV3-{expected} layer.",
+        )
+
+
+def _check_origins(origins: object, read: _Reader) -> None:
+    if not isinstance(origins, list) or not all(isinstance(item, str) for item in origins):
+        read.add("apiCorsAllowedOrigins", 'must be a list of origins, e.g. ["https://app.example.com"].')
+        return
+    for origin in origins:
+        if origin == "*" or "*" in origin:
+            read.add(
+                "apiCorsAllowedOrigins",
+                "'*' is not allowed: list each browser origin that may call the API.",
+            )
+        elif not ORIGIN.fullmatch(origin):
+            read.add(
+                "apiCorsAllowedOrigins",
+                f"'{origin}' is not an origin: scheme://host[:port] with no path or trailing slash, "
+                "https unless the host is localhost.",
+            )
 
 
 def _json_or_text(value: str) -> object:
@@ -222,10 +506,6 @@ def _json_or_text(value: str) -> object:
         return json.loads(value)
     except json.JSONDecodeError:
         return value
-
-
-def _key(project: str, name: str) -> str:
-    return f"{project}:{name}"
 
 
 def declared_config_keys() -> dict[str, Any]:
@@ -237,41 +517,39 @@ def declared_config_keys() -> dict[str, Any]:
     return {key: value for key, value in declared.items() if ":" not in key}
 
 
-def _check_unknown_keys(project: str, problems: _Problems) -> None:
+def _check_unknown_keys(read: _Reader) -> None:
     """A misspelt key would otherwise be ignored silently and its default used instead."""
     declared = declared_config_keys()
     for full_key in sorted(pulumi.runtime.get_config_env()):
         namespace, _, name = full_key.partition(":")
-        if namespace != project or name in declared:
+        if namespace != read.project or name in declared:
             continue
         close = difflib.get_close_matches(name, declared, n=1)
         hint = f" Did you mean '{close[0]}'?" if close else ""
-        problems.add(
-            full_key, f"is not a setting of this project.{hint} Known: {', '.join(sorted(declared))}."
-        )
+        read.add(full_key, f"is not a setting of this project.{hint} Known: {', '.join(sorted(declared))}.")
 
 
-def _check_region(region: str, problems: _Problems) -> None:
+def _check_region(region: str, read: _Reader) -> None:
     if region in BEDROCK_AGENT_REGIONS:
         return
     close = difflib.get_close_matches(region, BEDROCK_AGENT_REGIONS, n=1)
     hint = f" Did you mean '{close[0]}'?" if close else ""
-    problems.add(
+    read.add(
         "aws:region",
         f"'{region}' does not offer Amazon Bedrock Agents.{hint} Use one of "
         f"{', '.join(sorted(BEDROCK_AGENT_REGIONS))} (`pulumi config set aws:region <region>`).",
     )
 
 
-def _check_vpc_cidr(project: str, text: str, problems: _Problems) -> ipaddress.IPv4Network | None:
-    key = _key(project, "vpcCidr")
+def _check_vpc_cidr(text: str, read: _Reader) -> ipaddress.IPv4Network | None:
+    key = "vpcCidr"
     try:
         network = ipaddress.IPv4Network(text, strict=True)
     except ValueError as error:
-        problems.add(key, f"'{text}' is not a valid IPv4 CIDR block ({error}); use e.g. 10.4.0.0/16.")
+        read.add(key, f"'{text}' is not a valid IPv4 CIDR block ({error}); use e.g. 10.4.0.0/16.")
         return None
     if not any(network.subnet_of(block) for block in RFC1918_BLOCKS):
-        problems.add(
+        read.add(
             key,
             f"{network} is not a private (RFC 1918) range; use a block inside 10.0.0.0/8, "
             "172.16.0.0/12 or 192.168.0.0/16, e.g. 10.4.0.0/16.",
@@ -279,7 +557,7 @@ def _check_vpc_cidr(project: str, text: str, problems: _Problems) -> ipaddress.I
         return None
     largest_prefix = SMALLEST_SUBNET_PREFIX - SUBNET_PREFIX_BITS
     if not 16 <= network.prefixlen <= largest_prefix:
-        problems.add(
+        read.add(
             key,
             f"{network} has prefix /{network.prefixlen}; AWS VPCs are /16 to /28 and this program "
             f"carves one /{network.prefixlen + SUBNET_PREFIX_BITS} subnet per AZ (at least "
@@ -293,22 +571,22 @@ def _endpoint_service_known(name: str) -> bool:
     return (_botocore_data_dir() / ENDPOINT_SERVICE_SDK_NAMES.get(name, name)).is_dir()
 
 
-def _check_endpoints(project: str, value: object, problems: _Problems) -> tuple[str, ...] | None:
-    key = _key(project, "interfaceEndpoints")
+def _check_endpoints(value: object, read: _Reader) -> tuple[str, ...] | None:
+    key = "interfaceEndpoints"
     if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
-        problems.add(key, 'must be a list of service names, e.g. ["bedrock-agent-runtime", "logs"].')
+        read.add(key, 'must be a list of service names, e.g. ["bedrock-agent-runtime", "logs"].')
         return None
     names: list[str] = []
     for raw in value:
         # Accept the full form "com.amazonaws.<region>.<service>" but store the short name.
         name = raw.rsplit(".", 1)[-1] if raw.startswith("com.amazonaws.") else raw
         if name in names:
-            problems.add(key, f"'{name}' is listed twice.")
+            read.add(key, f"'{name}' is listed twice.")
         elif not _endpoint_service_known(name):
             known = sorted(os.listdir(_botocore_data_dir())) + sorted(ENDPOINT_SERVICE_SDK_NAMES)
             close = difflib.get_close_matches(name, known, n=1)
             hint = f" Did you mean '{close[0]}'?" if close else ""
-            problems.add(key, f"'{name}' is not a known AWS service endpoint name.{hint}")
+            read.add(key, f"'{name}' is not a known AWS service endpoint name.{hint}")
         else:
             names.append(name)
     return tuple(names)

@@ -11,6 +11,10 @@ from components.config import ConfigError
 from offline.engine import ProgramError, resolve_stack_config
 from tests.program.conftest import RunProgram
 
+TOKYO_LAYER = (
+    "arn:aws:lambda:ap-northeast-1:017000801446:layer:AWSLambdaPowertoolsPythonV3-python313-arm64:27"
+)
+
 
 def failure(program: RunProgram, **overrides: Any) -> str:
     with pytest.raises(ProgramError) as caught:
@@ -41,6 +45,39 @@ def failure(program: RunProgram, **overrides: Any) -> str:
         ({"logRetentionDays": 0}, "is not a retention CloudWatch Logs accepts"),
         ({"flowLogTrafficType": "all"}, "'all' is not one of ALL, ACCEPT, REJECT"),
         ({"vpcCider": "10.4.0.0/16"}, "Did you mean 'vpcCidr'?"),
+        ({"agentFoundationModel": "claude haiku"}, "is not a Bedrock model id"),
+        ({"agentFoundationModel": "eu.anthropic.claude-haiku-4-5-20251001-v1:0"}, "'eu.' inference profile"),
+        ({"agentInstruction": "Be helpful."}, "11 characters is out of range; use 40 to 4000 characters"),
+        ({"agentIdleSessionTtlSeconds": 30}, "30 is out of range; use 60 to 5400"),
+        ({"agentGuardrailId": "abc123"}, "set agentGuardrailId and agentGuardrailVersion together"),
+        (
+            {"agentGuardrailId": "abc123", "agentGuardrailVersion": "latest"},
+            "must be a version number or DRAFT",
+        ),
+        ({"agentKmsKeyArn": "alias/my-key"}, "is not a KMS key ARN"),
+        ({"powertoolsLayerArn": "AWSLambdaPowertoolsPythonV3"}, "is not a Lambda layer version ARN"),
+        (
+            {"powertoolsLayerArn": TOKYO_LAYER},
+            "the layer is in ap-northeast-1 but the stack deploys to us-east-1",
+        ),
+        (
+            {
+                "powertoolsLayerArn": TOKYO_LAYER.replace("ap-northeast-1", "us-east-1").replace(
+                    "arm64", "x86_64"
+                )
+            },
+            "use the AWSLambdaPowertoolsPythonV3-python313-arm64 layer",
+        ),
+        ({"invokerReservedConcurrency": 0}, "0 is out of range; use 1 to 1000"),
+        ({"functionLogLevel": "TRACE"}, "'TRACE' is not one of DEBUG, INFO, WARNING, ERROR"),
+        ({"apiAuth": "cognito"}, "'cognito' is not one of iam, api-key, none"),
+        ({"apiCorsAllowedOrigins": ["*"]}, "'*' is not allowed"),
+        ({"apiCorsAllowedOrigins": ["https://app.example.com/"]}, "is not an origin"),
+        ({"apiCorsAllowedOrigins": ["http://app.example.com"]}, "https unless the host is localhost"),
+        ({"apiCorsAllowedOrigins": "https://app.example.com"}, "must be a list of origins"),
+        ({"apiStageName": "v 1"}, "must be 1-128 letters"),
+        ({"apiThrottleRateLimit": 0}, "is out of range"),
+        ({"apiIntegrationTimeoutMs": 60000}, "60000 ms is out of range; use 1000 to 29000 ms"),
     ],
 )
 def test_bad_config_fails_with_what_to_change(
@@ -52,7 +89,15 @@ def test_bad_config_fails_with_what_to_change(
 
 
 def test_more_azs_than_the_region_offers(program: RunProgram) -> None:
-    message = failure(program, **{"aws:region": "ap-northeast-1", "azCount": 4})
+    message = failure(
+        program,
+        **{
+            "aws:region": "ap-northeast-1",
+            "azCount": 4,
+            "powertoolsLayerArn": TOKYO_LAYER,
+            "agentFoundationModel": "apac.anthropic.claude-haiku-4-5-20251001-v1:0",
+        },
+    )
     assert "4 AZs requested but ap-northeast-1 offers 3" in message
     assert "set azCount to 3 or less" in message
 
