@@ -6,14 +6,22 @@ then wires the components and exports what operators and the chat client need.
 
 from __future__ import annotations
 
+import json
+from typing import Any
+
 import pulumi
 
+from components.agent import ActionGroupSpec, BedrockAgent, BedrockAgentArgs
+from components.api import ChatApi, ChatApiArgs
 from components.config import load_config
 from components.context import AwsContext
 from components.endpoints import InterfaceEndpoints, InterfaceEndpointsArgs
+from components.function import VpcFunction, VpcFunctionArgs
+from components.function_schema import function_schema_for_resolver, pulumi_aws_function_schema
 from components.logs import LogsKey, LogsKeyArgs
 from components.naming import Naming
 from components.network import PrivateNetwork, PrivateNetworkArgs, SubnetSpec
+from functions.action_group.tools import app as action_group_tools
 
 config = load_config()
 context = AwsContext.lookup(config.region)
@@ -45,6 +53,93 @@ network = PrivateNetwork(
     ),
 )
 
+
+def vpc_function(role: str, description: str, **extra: Any) -> VpcFunction:
+    """A function of this stack in the private subnets, with the stack's logging and layer."""
+    return VpcFunction(
+        role,
+        VpcFunctionArgs(
+            context=context,
+            function_name=naming.function_name(role),
+            package=role.replace("-", "_"),
+            description=description,
+            subnet_ids=network.private_subnet_ids,
+            security_group_ids=[network.security_group_id],
+            log_group_name=naming.lambda_log_group(role),
+            log_retention_days=config.log_retention_days,
+            log_kms_key_arn=logs_key.arn,
+            log_level=config.functions.log_level,
+            layers=[config.functions.powertools_layer_arn],
+            protect_stateful=config.protect_stateful_resources,
+            **extra,
+        ),
+    )
+
+
+# The agent's tools: the function schema is generated from the code that implements them.
+action_group_function = vpc_function("action-group", "Tools the Bedrock agent calls")
+agent = BedrockAgent(
+    "agent",
+    BedrockAgentArgs(
+        context=context,
+        settings=config.agent,
+        agent_name=config.name_prefix,
+        action_groups=[
+            ActionGroupSpec(
+                name="tools",
+                description="Calculator, unit conversion and business-day arithmetic",
+                function_schema=pulumi_aws_function_schema(function_schema_for_resolver(action_group_tools)),
+                function_arn=action_group_function.arn,
+                executor_key=naming.function_name("action-group"),
+            )
+        ],
+    ),
+)
+
+invoke_alias = {
+    "Sid": "InvokeTheLiveAliasOnly",
+    "Effect": "Allow",
+    "Action": "bedrock:InvokeAgent",
+    "Resource": agent.alias_arn,
+}
+# Lambda's timeout sits just above the API's integration timeout: the handler answers 504 itself
+# before API Gateway gives up, and is never killed mid-answer.
+invoker = vpc_function(
+    "invoker",
+    "Turns API requests into InvokeAgent calls through the VPC endpoint",
+    environment={
+        "AGENT_ID": agent.agent_id,
+        "AGENT_ALIAS_ID": agent.alias_id,
+        "ALLOWED_ORIGINS": json.dumps(list(config.api.cors_allowed_origins)),
+        "API_DEADLINE_MS": str(config.api.integration_timeout_ms),
+    },
+    statements=[invoke_alias],
+    timeout_seconds=config.api.integration_timeout_ms // 1000 + 1,
+    reserved_concurrency=config.functions.invoker_reserved_concurrency,
+)
+
+# Endpoint policies: the agent endpoint carries only the invoker's InvokeAgent on the live alias; the
+# logs endpoint only writes to this stack's log groups, by principals of this account.
+endpoint_policies: dict[str, Any] = {}
+if "bedrock-agent-runtime" in config.interface_endpoints:
+    endpoint_policies["bedrock-agent-runtime"] = {
+        "Version": "2012-10-17",
+        "Statement": [{**invoke_alias, "Principal": {"AWS": invoker.role_arn}}],
+    }
+if "logs" in config.interface_endpoints:
+    endpoint_policies["logs"] = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Sid": "WriteThisStacksLogGroupsOnly",
+                "Effect": "Allow",
+                "Principal": "*",
+                "Action": ["logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"],
+                "Resource": [f"{pattern}:log-stream:*" for pattern in naming.log_group_arn_patterns(context)],
+                "Condition": {"StringEquals": {"aws:PrincipalAccount": context.account_id}},
+            }
+        ],
+    }
 endpoints = InterfaceEndpoints(
     "endpoints",
     InterfaceEndpointsArgs(
@@ -53,8 +148,32 @@ endpoints = InterfaceEndpoints(
         subnet_ids=network.private_subnet_ids,
         security_group_ids=[network.security_group_id],
         services=config.interface_endpoints,
+        policies=endpoint_policies,
     ),
 )
+
+# --- API ---
+api = ChatApi(
+    "api",
+    ChatApiArgs(
+        context=context,
+        settings=config.api,
+        api_name=f"{naming.prefix}-chat",
+        function_name=invoker.function_name,
+        function_invoke_arn=invoker.invoke_arn,
+        access_log_group_name=naming.stack_log_group("api-access"),
+        log_retention_days=config.log_retention_days,
+        log_kms_key_arn=logs_key.arn,
+        protect_stateful=config.protect_stateful_resources,
+    ),
+)
+pulumi.export("apiUrl", api.url)
+pulumi.export("apiId", api.rest_api_id)
+pulumi.export("apiStageName", api.stage_name)
+pulumi.export("apiAccessLogGroupName", api.access_log_group_name)
+if api.api_key_id is not None:
+    # The key's id only: read its value with `aws apigateway get-api-key --include-value`.
+    pulumi.export("apiKeyId", api.api_key_id)
 
 pulumi.export("region", config.region)
 pulumi.export("vpcId", network.vpc_id)
@@ -64,3 +183,11 @@ pulumi.export("endpointIds", endpoints.ids)
 pulumi.export("endpointDnsNames", endpoints.dns_names)
 pulumi.export("flowLogGroupName", network.flow_log_group.name)
 pulumi.export("logsKeyArn", logs_key.arn)
+pulumi.export("agentId", agent.agent_id)
+pulumi.export("agentAliasId", agent.alias_id)
+pulumi.export("agentAliasArn", agent.alias_arn)
+pulumi.export("agentDefinitionHash", agent.definition_hash)
+pulumi.export("invokerFunctionName", invoker.function_name)
+pulumi.export("actionGroupFunctionName", action_group_function.function_name)
+pulumi.export("invokerLogGroupName", invoker.log_group_name)
+pulumi.export("actionGroupLogGroupName", action_group_function.log_group_name)

@@ -51,6 +51,14 @@ MOCK_ZONES: Mapping[str, tuple[str, ...]] = {
     "sa-east-1": ("sa-east-1a", "sa-east-1b", "sa-east-1c"),
 }
 MOCK_ACCOUNT_ID = "123456789012"
+# Regions each geography's system inference profiles route to (as GetInferenceProfile lists them
+# for Anthropic models, 2026-11); "global" profiles list region-less model ARNs.
+MOCK_PROFILE_REGIONS: Mapping[str, tuple[str, ...]] = {
+    "us": ("us-east-1", "us-east-2", "us-west-2"),
+    "eu": ("eu-central-1", "eu-north-1", "eu-west-1", "eu-west-3"),
+    "apac": ("ap-northeast-1", "ap-northeast-2", "ap-south-1", "ap-southeast-1", "ap-southeast-2"),
+    "global": ("",),
+}
 
 
 class ProgramError(Exception):
@@ -175,7 +183,28 @@ class AwsMocks(pulumi_mocks.Mocks):
                 "zoneIds": [f"{region[:3]}{region.split('-')[-1]}-az{i + 1}" for i in range(len(zones))],
                 "id": region,
             }
+        if invoke == "aws:bedrock/getInferenceProfile:getInferenceProfile":
+            return self._inference_profile(str(inputs["inferenceProfileId"]))
         raise NotImplementedError(f"offline mocks do not implement the invoke {invoke}")
+
+    def _inference_profile(self, profile_id: str) -> dict[str, Any]:
+        """A system inference profile routes one model to the regions of its geography."""
+        name = profile_id.rsplit("/", 1)[-1]
+        geography, _, model = name.partition(".")
+        regions = MOCK_PROFILE_REGIONS.get(geography)
+        if regions is None:
+            raise ValueError(f"no inference profile {profile_id} in the offline mocks")
+        return {
+            "inferenceProfileId": name,
+            "inferenceProfileArn": self._arn("bedrock", f"inference-profile/{name}"),
+            "inferenceProfileName": f"{geography.upper()} {model}",
+            "type": "SYSTEM_DEFINED",
+            "status": "ACTIVE",
+            "models": [
+                {"modelArn": f"arn:aws:bedrock:{region}::foundation-model/{model}"} for region in regions
+            ],
+            "id": name,
+        }
 
     def new_resource(self, args: pulumi_mocks.MockResourceArgs) -> tuple[str | None, dict[str, Any]]:
         state = dict(args.inputs)
@@ -250,7 +279,8 @@ class AwsMocks(pulumi_mocks.Mocks):
                 "agentVersion": "DRAFT",
             }
         if typ == "aws:bedrock/agentAgentAlias:AgentAgentAlias":
-            alias_id = _fake_id("", name, 10).upper()
+            # A new alias name is a new alias: a new id.
+            alias_id = _fake_id("", f"{name}/{inputs.get('agentAliasName')}", 10).upper()
             agent_id = str(inputs.get("agentId", "AGENT"))
             return {
                 "id": f"{alias_id},{agent_id}",
@@ -313,6 +343,7 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
                     aliases=tuple(_alias_text(alias) for alias in request.aliases) + tuple(request.aliasURNs),
                     provider=self._provider if request.custom and request.type.startswith("aws:") else None,
                     outputs={"id": response.id, **_plain(self.resources[response.urn].state)},
+                    replacement_trigger=_trigger(request),
                 )
             )
         return response
@@ -325,8 +356,18 @@ def _alias_text(alias: Any) -> str:
     return json.dumps(json_format.MessageToDict(alias.spec), sort_keys=True)
 
 
+def _trigger(request: Any) -> Any:
+    if not request.HasField("replacement_trigger"):
+        return None
+    return json_format.MessageToDict(request.replacement_trigger)
+
+
 def _plain(value: Any) -> Any:
-    """Inputs as JSON-able values (resource references become their URNs)."""
+    """Inputs as JSON-able values (resource references become their names, assets their paths)."""
+    if isinstance(value, pulumi.AssetArchive):
+        return {"assets": {name: _plain(item) for name, item in value.assets.items()}}
+    if isinstance(value, pulumi.FileAsset | pulumi.FileArchive):
+        return {"path": str(value.path)}
     if isinstance(value, dict):
         return {key: _plain(item) for key, item in value.items()}
     if isinstance(value, list | tuple):

@@ -34,6 +34,7 @@ class ResourceSnapshot:
     aliases: tuple[str, ...] = ()
     provider: ProviderSnapshot | None = None
     outputs: dict[str, Any] = field(default_factory=dict)
+    replacement_trigger: Any = None  # the `replacement_trigger` resource option, if any
 
 
 @dataclass(frozen=True)

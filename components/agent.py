@@ -1,0 +1,293 @@
+"""The Bedrock Agent: its service role, the agent, its Lambda action group, and a live alias.
+
+The alias problem. An agent alias points at a numbered agent *version*, a frozen snapshot of the
+agent (instruction, model, action groups) taken when the alias is created. Updating the agent only
+changes its DRAFT; the alias keeps serving the old version, so `pulumi up` "succeeds" while callers
+still talk to the old agent. Updating the alias does not help either: the provider sends back the
+alias's current routing, i.e. the old version.
+
+The fix here: every input that is frozen into a version (instruction, model, session TTL,
+guardrail, KMS key, the action groups and their function schemas and executors) is hashed into a
+`definition_hash`. The alias is named `live-<hash>` and carries the hash as a `replacement_trigger`,
+so any change replaces it: Pulumi creates the new alias after the agent and its action groups are
+updated and prepared (it depends on them), Bedrock snapshots the prepared DRAFT into a new version
+for it, the invoker's environment and IAM policy move to the new alias id/ARN, and only then is the
+old alias deleted (create-before-delete, which the unique name permits). Lambda code changes need no
+new version: versions reference the function by its unqualified ARN.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Optional
+
+import pulumi
+import pulumi_aws as aws
+
+from components.config import AgentSettings
+from components.context import AwsContext
+
+if TYPE_CHECKING:
+    from pulumi_aws.bedrock import AgentAgentActionGroupFunctionSchemaArgsDict
+
+MODEL_ACTIONS = ["bedrock:InvokeModel", "bedrock:InvokeModelWithResponseStream"]
+
+
+@dataclass
+class ActionGroupSpec:
+    """An action group: a Lambda executor (`function_arn`) or, when None, RETURN_CONTROL to the caller."""
+
+    name: str
+    description: str
+    function_schema: AgentAgentActionGroupFunctionSchemaArgsDict
+    function_arn: Optional[pulumi.Input[str]] = None
+    # A stable identity of the executor for the definition hash (the ARN is only known later).
+    executor_key: str = "RETURN_CONTROL"
+
+
+@dataclass
+class BedrockAgentArgs:
+    context: AwsContext
+    settings: AgentSettings
+    agent_name: str
+    action_groups: Sequence[ActionGroupSpec]
+    alias_prefix: str = "live"
+
+
+@dataclass(frozen=True)
+class ModelAccess:
+    """What the agent role may invoke: the configured model, resolved to ARNs."""
+
+    model_arns: tuple[str, ...]  # foundation models (for a profile: in each of the profile's regions)
+    inference_profile_arn: Optional[str] = None
+
+
+class BedrockAgent(pulumi.ComponentResource):
+    role: aws.iam.Role
+    agent: aws.bedrock.AgentAgent
+    alias: aws.bedrock.AgentAgentAlias
+    definition_hash: str
+    agent_id: pulumi.Output[str]
+    agent_arn: pulumi.Output[str]
+    alias_id: pulumi.Output[str]
+    alias_arn: pulumi.Output[str]
+    alias_version: pulumi.Output[str]
+
+    def __init__(
+        self, name: str, args: BedrockAgentArgs, opts: Optional[pulumi.ResourceOptions] = None
+    ) -> None:
+        super().__init__("bedrock-vpc-agent:index:BedrockAgent", name, None, opts)
+        self._name = name
+        self._args = args
+        access = resolve_model_access(args.context, args.settings)
+
+        self.role, role_policy = self._create_role(access)
+        self.agent = aws.bedrock.AgentAgent(
+            f"{name}-agent",
+            agent_name=args.agent_name,
+            description=f"{pulumi.get_project()} agent ({pulumi.get_stack()})",
+            agent_resource_role_arn=self.role.arn,
+            foundation_model=args.settings.foundation_model,
+            instruction=args.settings.instruction,
+            idle_session_ttl_in_seconds=args.settings.idle_session_ttl_seconds,
+            guardrail_configurations=self._guardrail(),
+            customer_encryption_key_arn=args.settings.customer_kms_key_arn,
+            prepare_agent=True,
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[role_policy]),
+        )
+        groups = [self._create_action_group(spec) for spec in args.action_groups]
+        self.definition_hash = definition_hash(args.settings, args.action_groups)
+        self.alias = aws.bedrock.AgentAgentAlias(
+            f"{name}-alias",
+            agent_id=self.agent.agent_id,
+            agent_alias_name=f"{args.alias_prefix}-{self.definition_hash}",
+            description=f"Serves the agent definition {self.definition_hash}",
+            opts=pulumi.ResourceOptions(
+                parent=self,
+                depends_on=[self.agent, *groups],
+                replacement_trigger=self.definition_hash,
+            ),
+        )
+
+        self.agent_id = self.agent.agent_id
+        self.agent_arn = self.agent.agent_arn
+        self.alias_id = self.alias.agent_alias_id
+        self.alias_arn = self.alias.agent_alias_arn
+        self.alias_version = self.alias.routing_configurations.apply(
+            lambda routes: routes[0].agent_version if routes else ""
+        )
+        self.register_outputs(
+            {
+                "agent_id": self.agent_id,
+                "alias_id": self.alias_id,
+                "alias_arn": self.alias_arn,
+                "definition_hash": self.definition_hash,
+            }
+        )
+
+    def _guardrail(self) -> list[aws.bedrock.AgentAgentGuardrailConfigurationArgsDict] | None:
+        settings = self._args.settings
+        if settings.guardrail_id is None or settings.guardrail_version is None:
+            return None
+        return [
+            {"guardrail_identifier": settings.guardrail_id, "guardrail_version": settings.guardrail_version}
+        ]
+
+    def _create_role(self, access: ModelAccess) -> tuple[aws.iam.Role, aws.iam.RolePolicy]:
+        context = self._args.context
+        role = aws.iam.Role(
+            f"{self._name}-role",
+            description="Service role of the Bedrock agent: invoke its one model",
+            assume_role_policy=pulumi.Output.json_dumps(agent_trust_policy(context)),
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        policy = aws.iam.RolePolicy(
+            f"{self._name}-model-access",
+            role=role.id,
+            policy=pulumi.Output.json_dumps(agent_role_policy(context, self._args.settings, access)),
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        return role, policy
+
+    def _create_action_group(self, spec: ActionGroupSpec) -> aws.bedrock.AgentAgentActionGroup:
+        role = spec.name.replace("_", "-")
+        executor: aws.bedrock.AgentAgentActionGroupActionGroupExecutorArgsDict = (
+            {"lambda_": spec.function_arn}
+            if spec.function_arn is not None
+            else {"custom_control": "RETURN_CONTROL"}
+        )
+        group = aws.bedrock.AgentAgentActionGroup(
+            f"{self._name}-{role}",
+            agent_id=self.agent.agent_id,
+            agent_version="DRAFT",
+            action_group_name=spec.name,
+            description=spec.description,
+            action_group_executor=executor,
+            function_schema=spec.function_schema,
+            prepare_agent=True,
+            # The agent is being updated in the same deployment; don't fail on "in use".
+            skip_resource_in_use_check=True,
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        if spec.function_arn is not None:
+            # Only this agent, in this account, may invoke the action-group function.
+            aws.lambda_.Permission(
+                f"{self._name}-{role}-invoke",
+                action="lambda:InvokeFunction",
+                function=spec.function_arn,
+                principal=self._args.context.service_principal("bedrock"),
+                source_arn=self.agent.agent_arn,
+                source_account=self._args.context.account_id,
+                opts=pulumi.ResourceOptions(parent=self),
+            )
+        return group
+
+
+def definition_hash(settings: AgentSettings, action_groups: Sequence[ActionGroupSpec]) -> str:
+    """A short, stable digest of everything an agent version freezes."""
+    frozen = {
+        "model": settings.foundation_model,
+        "instruction": settings.instruction,
+        "idleSessionTtl": settings.idle_session_ttl_seconds,
+        "guardrail": [settings.guardrail_id, settings.guardrail_version],
+        "kmsKey": settings.customer_kms_key_arn,
+        "actionGroups": [
+            {
+                "name": group.name,
+                "description": group.description,
+                "executor": group.executor_key,
+                "schema": group.function_schema,
+            }
+            for group in action_groups
+        ],
+    }
+    return hashlib.sha256(json.dumps(frozen, sort_keys=True).encode()).hexdigest()[:12]
+
+
+def resolve_model_access(context: AwsContext, settings: AgentSettings) -> ModelAccess:
+    """The ARNs the agent role may invoke for `model`.
+
+    A foundation model id or ARN is one ARN in this region. An inference profile (system profiles
+    like `us.anthropic…`, or their ARN) routes to the same model in several regions: the role needs
+    the profile plus the foundation model in each region the profile lists, which the provider's
+    GetInferenceProfile returns (no region list is hard-coded here).
+    """
+    model = settings.foundation_model
+    if ":foundation-model/" in model:
+        return ModelAccess(model_arns=(model,))
+    is_profile = settings.inference_profile_geography is not None or "inference-profile/" in model
+    if not is_profile:
+        return ModelAccess(model_arns=(context.arn("bedrock", f"foundation-model/{model}", account=""),))
+    profile = aws.bedrock.get_inference_profile(inference_profile_id=model)
+    model_arns = tuple(sorted({item.model_arn for item in profile.models if item.model_arn}))
+    if not model_arns:
+        raise pulumi.RunError(f"Inference profile {model} lists no models; check agentFoundationModel.")
+    return ModelAccess(model_arns=model_arns, inference_profile_arn=profile.inference_profile_arn)
+
+
+def agent_trust_policy(context: AwsContext) -> dict[str, Any]:
+    """Only Bedrock, acting for an agent of this account in this region, may assume the role."""
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Principal": {"Service": context.service_principal("bedrock")},
+                "Action": "sts:AssumeRole",
+                "Condition": {
+                    "StringEquals": {"aws:SourceAccount": context.account_id},
+                    "ArnLike": {"aws:SourceArn": context.arn("bedrock", "agent/*")},
+                },
+            }
+        ],
+    }
+
+
+def agent_role_policy(context: AwsContext, settings: AgentSettings, access: ModelAccess) -> dict[str, Any]:
+    statements: list[dict[str, Any]] = [
+        {
+            "Sid": "InvokeTheConfiguredModel",
+            "Effect": "Allow",
+            "Action": MODEL_ACTIONS,
+            "Resource": [
+                *access.model_arns,
+                *([access.inference_profile_arn] if access.inference_profile_arn else []),
+            ],
+        }
+    ]
+    if access.inference_profile_arn:
+        statements.append(
+            {
+                "Sid": "ReadTheInferenceProfile",
+                "Effect": "Allow",
+                "Action": "bedrock:GetInferenceProfile",
+                "Resource": access.inference_profile_arn,
+            }
+        )
+    if settings.guardrail_id is not None:
+        guardrail_arn = (
+            settings.guardrail_id
+            if settings.guardrail_id.startswith("arn:")
+            else context.arn("bedrock", f"guardrail/{settings.guardrail_id}")
+        )
+        statements.append(
+            {
+                "Sid": "ApplyTheGuardrail",
+                "Effect": "Allow",
+                "Action": "bedrock:ApplyGuardrail",
+                "Resource": guardrail_arn,
+            }
+        )
+    if settings.customer_kms_key_arn is not None:
+        statements.append(
+            {
+                "Sid": "UseTheAgentKey",
+                "Effect": "Allow",
+                "Action": ["kms:GenerateDataKey", "kms:Decrypt"],
+                "Resource": settings.customer_kms_key_arn,
+            }
+        )
+    return {"Version": "2012-10-17", "Statement": statements}

@@ -1,0 +1,206 @@
+"""A Python Lambda function that lives in the private subnets.
+
+- Its own role: the ENI actions AWS documents for VPC functions, writing to its own log group, X-Ray,
+  plus whatever narrowly scoped statements the caller adds (e.g. InvokeAgent on one alias).
+- An explicit `/aws/lambda/<function>` log group with retention and the stack's KMS key, created
+  before the function and wired through the function's logging config.
+- Code packaged from `functions/<name>/` keeping the package path, so the handler is
+  `functions.<name>.handler.handler` in Lambda exactly as in the tests. Powertools and boto3 come from
+  the layer and the runtime, not the archive.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Optional
+
+import pulumi
+import pulumi_aws as aws
+
+from components.config import LAMBDA_ARCHITECTURE, LAMBDA_RUNTIME
+from components.context import AwsContext
+from components.logs import create_log_group
+
+FUNCTIONS_DIR = Path(__file__).resolve().parent.parent / "functions"
+# Never shipped: bytecode caches and editor/test leftovers.
+EXCLUDED_PARTS = frozenset({"__pycache__", ".pytest_cache", ".mypy_cache"})
+EXCLUDED_SUFFIXES = frozenset({".pyc", ".pyo"})
+
+# What a function needs to attach to the VPC, exactly as AWS documents it for the execution role
+# (Lambda developer guide, "Giving Lambda functions access to resources in an Amazon VPC",
+# AWSLambdaVPCAccessExecutionRole). Lambda calls these at create/update time and AWS documents them
+# on "*": Describe* actions do not support resource-level permissions.
+VPC_ENI_ACTIONS = [
+    "ec2:CreateNetworkInterface",
+    "ec2:DescribeNetworkInterfaces",
+    "ec2:DescribeSubnets",
+    "ec2:DeleteNetworkInterface",
+    "ec2:AssignPrivateIpAddresses",
+    "ec2:UnassignPrivateIpAddresses",
+]
+# X-Ray accepts no resource-level permissions for these.
+XRAY_ACTIONS = ["xray:PutTraceSegments", "xray:PutTelemetryRecords"]
+
+
+@dataclass
+class VpcFunctionArgs:
+    context: AwsContext
+    function_name: str  # physical name: the log group is named after it before it exists
+    package: str  # folder under functions/, e.g. "invoker"
+    description: str
+    subnet_ids: pulumi.Input[Sequence[pulumi.Input[str]]]
+    security_group_ids: pulumi.Input[Sequence[pulumi.Input[str]]]
+    log_group_name: str
+    log_retention_days: int
+    log_kms_key_arn: pulumi.Input[str]
+    log_level: str
+    layers: Sequence[pulumi.Input[str]]
+    environment: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
+    # Extra IAM statements (plain dicts, may hold Outputs), each scoped to real ARNs.
+    statements: Sequence[Mapping[str, Any]] = ()
+    memory_mb: int = 256
+    timeout_seconds: int = 30
+    reserved_concurrency: Optional[int] = None
+    protect_stateful: bool = False
+
+
+class VpcFunction(pulumi.ComponentResource):
+    role: aws.iam.Role
+    log_group: aws.cloudwatch.LogGroup
+    function: aws.lambda_.Function
+    function_name: pulumi.Output[str]
+    arn: pulumi.Output[str]
+    invoke_arn: pulumi.Output[str]
+    role_arn: pulumi.Output[str]
+    log_group_name: pulumi.Output[str]
+
+    def __init__(
+        self, name: str, args: VpcFunctionArgs, opts: Optional[pulumi.ResourceOptions] = None
+    ) -> None:
+        super().__init__("bedrock-vpc-agent:index:VpcFunction", name, None, opts)
+        self._name = name
+        self._args = args
+
+        self.log_group = create_log_group(
+            f"{name}-logs",
+            log_group_name=args.log_group_name,
+            retention_days=args.log_retention_days,
+            kms_key_arn=args.log_kms_key_arn,
+            protect=args.protect_stateful,
+            parent=self,
+        )
+        self.role = aws.iam.Role(
+            f"{name}-role",
+            description=f"Execution role of {args.function_name}",
+            assume_role_policy=pulumi.Output.json_dumps(lambda_trust_policy(args.context)),
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        role_policy = aws.iam.RolePolicy(
+            f"{name}-permissions",
+            role=self.role.id,
+            policy=pulumi.Output.json_dumps(
+                execution_policy(self.log_group.arn, args.statements),
+            ),
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        self.function = self._create_function(role_policy)
+
+        self.function_name = self.function.name
+        self.arn = self.function.arn
+        self.invoke_arn = self.function.invoke_arn
+        self.role_arn = self.role.arn
+        self.log_group_name = self.log_group.name
+        self.register_outputs(
+            {
+                "function_name": self.function_name,
+                "arn": self.arn,
+                "role_arn": self.role_arn,
+                "log_group_name": self.log_group_name,
+            }
+        )
+
+    def _create_function(self, role_policy: aws.iam.RolePolicy) -> aws.lambda_.Function:
+        args = self._args
+        return aws.lambda_.Function(
+            f"{self._name}-function",
+            name=args.function_name,
+            description=args.description,
+            runtime=LAMBDA_RUNTIME,
+            architectures=[LAMBDA_ARCHITECTURE],
+            handler=f"functions.{args.package}.handler.handler",
+            code=package_code(args.package),
+            role=self.role.arn,
+            memory_size=args.memory_mb,
+            timeout=args.timeout_seconds,
+            reserved_concurrent_executions=args.reserved_concurrency,
+            layers=list(args.layers),
+            vpc_config={"subnet_ids": args.subnet_ids, "security_group_ids": args.security_group_ids},
+            logging_config={
+                "log_format": "JSON",
+                "log_group": self.log_group.name,
+                "application_log_level": args.log_level,
+                "system_log_level": "WARN",
+            },
+            tracing_config={"mode": "Active"},
+            environment={
+                "variables": {
+                    "POWERTOOLS_SERVICE_NAME": args.package,
+                    "POWERTOOLS_LOG_LEVEL": args.log_level,
+                    **args.environment,
+                }
+            },
+            # The role must be able to create ENIs and the log group must exist before Lambda
+            # validates the VPC config and writes its first line.
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[role_policy, self.log_group]),
+        )
+
+
+def lambda_trust_policy(context: AwsContext) -> dict[str, Any]:
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Principal": {"Service": context.service_principal("lambda")},
+                "Action": "sts:AssumeRole",
+            }
+        ],
+    }
+
+
+def execution_policy(log_group_arn: pulumi.Input[str], extra: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            {"Sid": "AttachToTheVpc", "Effect": "Allow", "Action": VPC_ENI_ACTIONS, "Resource": "*"},
+            {
+                "Sid": "WriteOwnLogs",
+                "Effect": "Allow",
+                "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
+                "Resource": [pulumi.Output.concat(log_group_arn, ":log-stream:*")],
+            },
+            {"Sid": "Tracing", "Effect": "Allow", "Action": XRAY_ACTIONS, "Resource": "*"},
+            *[dict(statement) for statement in extra],
+        ],
+    }
+
+
+def package_code(package: str) -> pulumi.AssetArchive:
+    """The function's folder and the `functions` package marker, without caches, in a stable order."""
+    root = FUNCTIONS_DIR / package
+    if not (root / "handler.py").is_file():
+        raise FileNotFoundError(f"{root}/handler.py is missing: every function needs a handler module")
+    assets: dict[str, pulumi.Asset | pulumi.Archive] = {
+        "functions/__init__.py": pulumi.FileAsset(str(FUNCTIONS_DIR / "__init__.py"))
+    }
+    for path in sorted(root.rglob("*")):
+        relative = path.relative_to(FUNCTIONS_DIR.parent)
+        if (
+            path.is_file()
+            and not EXCLUDED_PARTS & set(relative.parts)
+            and path.suffix not in EXCLUDED_SUFFIXES
+        ):
+            assets[relative.as_posix()] = pulumi.FileAsset(str(path))
+    return pulumi.AssetArchive(assets)

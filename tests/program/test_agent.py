@@ -1,0 +1,260 @@
+"""The agent, its tools and the invoker, as the program wires them (values and wiring)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from components.function_schema import function_schema_for_resolver
+from functions.action_group.tools import app as action_group_tools
+from offline.engine import MOCK_ACCOUNT_ID, ProgramRun
+from tests.program.conftest import RunProgram, policy_document
+
+FUNCTION = "aws:lambda/function:Function"
+ROLE = "aws:iam/role:Role"
+ROLE_POLICY = "aws:iam/rolePolicy:RolePolicy"
+AGENT = "aws:bedrock/agentAgent:AgentAgent"
+ACTION_GROUP = "aws:bedrock/agentAgentActionGroup:AgentAgentActionGroup"
+ALIAS = "aws:bedrock/agentAgentAlias:AgentAgentAlias"
+PERMISSION = "aws:lambda/permission:Permission"
+ENDPOINT = "aws:ec2/vpcEndpoint:VpcEndpoint"
+HAIKU = "anthropic.claude-haiku-4-5-20251001-v1:0"
+
+
+@pytest.fixture
+def dev(program: RunProgram) -> ProgramRun:
+    return program("dev")
+
+
+def statements(run: ProgramRun, policy_name: str) -> list[dict[str, Any]]:
+    return list(policy_document(run.one(ROLE_POLICY, policy_name).inputs["policy"])["Statement"])
+
+
+def as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
+
+
+def test_action_group_permission_is_for_this_agent_only(dev: ProgramRun) -> None:
+    agent = dev.one(AGENT)
+    function = dev.one(FUNCTION, "action-group-function")
+    permission = dev.one(PERMISSION, "agent-tools-invoke").inputs
+    assert permission["sourceArn"] == agent.outputs["agentArn"]
+    assert permission["sourceAccount"] == MOCK_ACCOUNT_ID
+    assert permission["principal"] == "bedrock.amazonaws.com"
+    assert permission["action"] == "lambda:InvokeFunction"
+    assert permission["function"] == function.outputs["arn"]
+
+
+def test_action_group_runs_the_lambda_with_the_schema_generated_from_its_code(dev: ProgramRun) -> None:
+    group = dev.one(ACTION_GROUP).inputs
+    assert group["agentId"] == dev.one(AGENT).outputs["agentId"]
+    assert group["agentVersion"] == "DRAFT"
+    assert group["actionGroupExecutor"] == {
+        "lambda": dev.one(FUNCTION, "action-group-function").outputs["arn"]
+    }
+    deployed = group["functionSchema"]["memberFunctions"]["functions"]
+    generated = function_schema_for_resolver(action_group_tools)
+    assert [f["name"] for f in deployed] == [f["name"] for f in generated]
+    for function, definition in zip(deployed, generated, strict=True):
+        assert function["description"] == definition["description"]
+        assert {
+            p["mapBlockKey"]: {"type": p["type"], "description": p["description"], "required": p["required"]}
+            for p in function["parameters"]
+        } == definition["parameters"]
+
+
+def test_invoker_may_only_invoke_the_live_alias(dev: ProgramRun) -> None:
+    alias_arn = dev.one(ALIAS).outputs["agentAliasArn"]
+    bedrock = [
+        s
+        for s in statements(dev, "invoker-permissions")
+        if any(action.startswith("bedrock:") for action in as_list(s["Action"]))
+    ]
+    assert bedrock == [
+        {
+            "Sid": "InvokeTheLiveAliasOnly",
+            "Effect": "Allow",
+            "Action": "bedrock:InvokeAgent",
+            "Resource": alias_arn,
+        }
+    ]
+    assert "/TSTALIASID" not in alias_arn
+    env = dev.one(FUNCTION, "invoker-function").inputs["environment"]["variables"]
+    assert env["AGENT_ID"] == dev.one(AGENT).outputs["agentId"]
+    assert env["AGENT_ALIAS_ID"] == dev.one(ALIAS).outputs["agentAliasId"]
+    assert dev.outputs["agentAliasArn"] == alias_arn
+
+
+def test_only_vpc_and_tracing_actions_use_a_wildcard_resource(dev: ProgramRun) -> None:
+    for policy in ("invoker-permissions", "action-group-permissions"):
+        for statement in statements(dev, policy):
+            if statement["Resource"] == "*":
+                assert all(a.startswith(("ec2:", "xray:")) for a in statement["Action"]), statement
+            else:
+                assert all(
+                    "*" not in r or r.endswith(":log-stream:*") for r in as_list(statement["Resource"])
+                )
+
+
+def test_each_function_writes_only_its_own_log_group(dev: ProgramRun) -> None:
+    for role in ("invoker", "action-group"):
+        group = dev.one("aws:cloudwatch/logGroup:LogGroup", f"{role}-logs")
+        (logs,) = [s for s in statements(dev, f"{role}-permissions") if s["Sid"] == "WriteOwnLogs"]
+        assert logs["Resource"] == [f"{group.outputs['arn']}:log-stream:*"]
+        assert sorted(logs["Action"]) == ["logs:CreateLogStream", "logs:PutLogEvents"]
+
+
+@pytest.mark.parametrize("role", ["invoker", "action-group"])
+def test_functions_sit_in_the_private_subnets_with_the_shared_group(dev: ProgramRun, role: str) -> None:
+    function = dev.one(FUNCTION, f"{role}-function")
+    vpc = function.inputs["vpcConfig"]
+    assert sorted(vpc["subnetIds"]) == sorted(s.outputs["id"] for s in dev.of_type("aws:ec2/subnet:Subnet"))
+    assert vpc["securityGroupIds"] == [dev.one("aws:ec2/securityGroup:SecurityGroup").outputs["id"]]
+    inputs = function.inputs
+    assert inputs["name"] == f"bedrock-vpc-agent-dev-{role}"
+    assert inputs["handler"] == f"functions.{role.replace('-', '_')}.handler.handler"
+    assert (inputs["runtime"], inputs["architectures"]) == ("python3.13", ["arm64"])
+    assert inputs["tracingConfig"] == {"mode": "Active"}
+    assert inputs["layers"] == [
+        "arn:aws:lambda:us-east-1:017000801446:layer:AWSLambdaPowertoolsPythonV3-python313-arm64:27"
+    ]
+    assert inputs["role"] == dev.one(ROLE, f"{role}-role").outputs["arn"]
+    # Logs go to the explicit group, which exists before the function.
+    group = dev.one("aws:cloudwatch/logGroup:LogGroup", f"{role}-logs")
+    assert group.inputs["name"] == f"/aws/lambda/bedrock-vpc-agent-dev-{role}"
+    assert group.inputs["retentionInDays"] == 14
+    assert inputs["loggingConfig"]["logGroup"] == group.inputs["name"]
+    assert inputs["loggingConfig"]["logFormat"] == "JSON"
+    assert group.urn in function.dependencies
+    assert dev.one(ROLE_POLICY, f"{role}-permissions").urn in function.dependencies
+
+
+def test_function_archives_hold_their_package_only(dev: ProgramRun) -> None:
+    for role, package in (("invoker", "invoker"), ("action-group", "action_group")):
+        assets = dev.one(FUNCTION, f"{role}-function").inputs["code"]["assets"]
+        assert "functions/__init__.py" in assets
+        assert f"functions/{package}/handler.py" in assets
+        assert all(name.startswith(("functions/__init__.py", f"functions/{package}/")) for name in assets)
+        assert not [name for name in assets if "__pycache__" in name or name.endswith(".pyc")]
+
+
+def test_invoker_timeout_sits_just_above_the_api_deadline(program: RunProgram) -> None:
+    run = program("dev", apiIntegrationTimeoutMs=15000, apiCorsAllowedOrigins=["https://app.example.com"])
+    invoker = run.one(FUNCTION, "invoker-function").inputs
+    assert invoker["timeout"] == 16
+    assert invoker["environment"]["variables"]["API_DEADLINE_MS"] == "15000"
+    assert invoker["environment"]["variables"]["ALLOWED_ORIGINS"] == '["https://app.example.com"]'
+    assert "reservedConcurrentExecutions" not in invoker
+    prod = program("prod").one(FUNCTION, "invoker-function").inputs
+    assert prod["reservedConcurrentExecutions"] == 50
+
+
+def test_agent_role_trusts_only_bedrock_agents_of_this_account(dev: ProgramRun) -> None:
+    role = dev.one(ROLE, "agent-role")
+    assert dev.one(AGENT).inputs["agentResourceRoleArn"] == role.outputs["arn"]
+    (trust,) = policy_document(role.inputs["assumeRolePolicy"])["Statement"]
+    assert trust["Principal"] == {"Service": "bedrock.amazonaws.com"}
+    assert trust["Condition"] == {
+        "StringEquals": {"aws:SourceAccount": MOCK_ACCOUNT_ID},
+        "ArnLike": {"aws:SourceArn": f"arn:aws:bedrock:us-east-1:{MOCK_ACCOUNT_ID}:agent/*"},
+    }
+
+
+def test_inference_profile_model_permission_is_the_profile_and_its_regional_models(dev: ProgramRun) -> None:
+    by_sid = {s["Sid"]: s for s in statements(dev, "agent-model-access")}
+    profile_arn = f"arn:aws:bedrock:us-east-1:{MOCK_ACCOUNT_ID}:inference-profile/us.{HAIKU}"
+    assert set(by_sid) == {"InvokeTheConfiguredModel", "ReadTheInferenceProfile"}
+    invoke = by_sid["InvokeTheConfiguredModel"]
+    assert invoke["Action"] == ["bedrock:InvokeModel", "bedrock:InvokeModelWithResponseStream"]
+    assert sorted(invoke["Resource"]) == sorted(
+        [
+            f"arn:aws:bedrock:{region}::foundation-model/{HAIKU}"
+            for region in ("us-east-1", "us-east-2", "us-west-2")
+        ]
+        + [profile_arn]
+    )
+    assert by_sid["ReadTheInferenceProfile"]["Resource"] == profile_arn
+    assert by_sid["ReadTheInferenceProfile"]["Action"] == "bedrock:GetInferenceProfile"
+
+
+def test_foundation_model_permission_is_that_model_in_this_region(program: RunProgram) -> None:
+    run = program("dev", agentFoundationModel="anthropic.claude-3-5-haiku-20241022-v1:0")
+    (invoke,) = statements(run, "agent-model-access")
+    assert invoke["Resource"] == [
+        "arn:aws:bedrock:us-east-1::foundation-model/anthropic.claude-3-5-haiku-20241022-v1:0"
+    ]
+    assert run.one(AGENT).inputs["foundationModel"] == "anthropic.claude-3-5-haiku-20241022-v1:0"
+
+
+def test_guardrail_and_customer_key_are_applied_and_permitted(program: RunProgram) -> None:
+    key = f"arn:aws:kms:us-east-1:{MOCK_ACCOUNT_ID}:key/11111111-2222-3333-4444-555555555555"
+    run = program("dev", agentGuardrailId="gr0abc", agentGuardrailVersion="3", agentKmsKeyArn=key)
+    agent = run.one(AGENT).inputs
+    assert agent["guardrailConfigurations"] == [{"guardrailIdentifier": "gr0abc", "guardrailVersion": "3"}]
+    assert agent["customerEncryptionKeyArn"] == key
+    by_sid = {s["Sid"]: s for s in statements(run, "agent-model-access")}
+    assert (
+        by_sid["ApplyTheGuardrail"]["Resource"]
+        == f"arn:aws:bedrock:us-east-1:{MOCK_ACCOUNT_ID}:guardrail/gr0abc"
+    )
+    assert by_sid["UseTheAgentKey"]["Resource"] == key
+
+
+def alias_target(run: ProgramRun) -> tuple[str, Any, str]:
+    alias = run.one(ALIAS)
+    env = run.one(FUNCTION, "invoker-function").inputs["environment"]["variables"]
+    assert env["AGENT_ALIAS_ID"] == alias.outputs["agentAliasId"]
+    return alias.inputs["agentAliasName"], alias.replacement_trigger, alias.outputs["agentAliasId"]
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"agentInstruction": "You answer questions about unit conversions and nothing else, briefly."},
+        {"agentFoundationModel": "anthropic.claude-3-5-haiku-20241022-v1:0"},
+        {"agentIdleSessionTtlSeconds": 900},
+        {"agentGuardrailId": "gr0abc", "agentGuardrailVersion": "1"},
+    ],
+)
+def test_changing_what_a_version_freezes_moves_the_alias(program: RunProgram, change: dict[str, Any]) -> None:
+    before, after = alias_target(program("dev")), alias_target(program("dev", **change))
+    assert after[0] != before[0]
+    assert after[1] != before[1]
+    assert after[0] == f"live-{after[1]}"
+    assert after[2] != before[2], "the invoker must follow the new alias"
+
+
+def test_unrelated_changes_keep_the_alias(program: RunProgram) -> None:
+    assert alias_target(program("dev")) == alias_target(program("dev", logRetentionDays=30, azCount=3))
+
+
+def test_alias_is_created_after_the_agent_and_its_action_group(dev: ProgramRun) -> None:
+    alias = dev.one(ALIAS)
+    assert dev.one(AGENT).urn in alias.dependencies
+    assert dev.one(ACTION_GROUP).urn in alias.dependencies
+    assert alias.inputs["agentId"] == dev.one(AGENT).outputs["agentId"]
+    assert dev.one(AGENT).inputs["prepareAgent"] is True
+    assert dev.one(ACTION_GROUP).inputs["prepareAgent"] is True
+
+
+def test_agent_endpoint_admits_only_the_invoker_calling_the_alias(dev: ProgramRun) -> None:
+    endpoint = next(
+        e for e in dev.of_type(ENDPOINT) if e.inputs["serviceName"].endswith("bedrock-agent-runtime")
+    )
+    (statement,) = policy_document(endpoint.inputs["policy"])["Statement"]
+    assert statement["Principal"] == {"AWS": dev.one(ROLE, "invoker-role").outputs["arn"]}
+    assert statement["Action"] == "bedrock:InvokeAgent"
+    assert statement["Resource"] == dev.one(ALIAS).outputs["agentAliasArn"]
+
+
+def test_logs_endpoint_admits_only_writes_to_this_stacks_log_groups(dev: ProgramRun) -> None:
+    endpoint = next(e for e in dev.of_type(ENDPOINT) if e.inputs["serviceName"].endswith(".logs"))
+    (statement,) = policy_document(endpoint.inputs["policy"])["Statement"]
+    prefix = f"arn:aws:logs:us-east-1:{MOCK_ACCOUNT_ID}:log-group:"
+    assert statement["Resource"] == [
+        f"{prefix}/bedrock-vpc-agent-dev/*:log-stream:*",
+        f"{prefix}/aws/lambda/bedrock-vpc-agent-dev-*:log-stream:*",
+    ]
+    assert statement["Condition"] == {"StringEquals": {"aws:PrincipalAccount": MOCK_ACCOUNT_ID}}
+    assert "*" not in statement["Action"]
