@@ -1,0 +1,69 @@
+"""Lambda entry point of the agent's action group: ``functions.action_group.handler.handler``.
+
+Logging is deliberately narrow: the event's ``inputText`` is the user's prompt and parameter values
+are often quoted from it, so only names, outcome and latency are logged, never values or messages.
+No Tracer: constructing one imports aws-xray-sdk (not in this project's pins) even when tracing is
+disabled, then patches libraries; Lambda's active tracing already records the invocation segment.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+import traceback
+from collections.abc import Mapping
+from typing import Any, Final
+
+from aws_lambda_powertools import Logger
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from functions.action_group.dispatch import Dispatch, dispatch
+from functions.action_group.tools import app
+from functions.action_group.toolspec import ToolSpec, resolver_tool_specs
+
+logger: Final = Logger(service=os.environ.get("POWERTOOLS_SERVICE_NAME") or "action-group")
+
+# Read once per cold start. A tool whose declaration is broken fails here, loudly, although the
+# Pulumi program already refuses to generate a schema for it.
+TOOLS: Final[dict[str, ToolSpec]] = resolver_tool_specs(app)
+
+
+# log_event=False explicitly: POWERTOOLS_LOGGER_LOG_EVENT=true would otherwise log the prompt.
+@logger.inject_lambda_context(log_event=False, clear_state=True)
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    started = time.perf_counter()
+    result = dispatch(event, TOOLS, app.serializer)
+    _log(result, (time.perf_counter() - started) * 1000, event)
+    return result.response
+
+
+def _log(result: Dispatch, latency_ms: float, event: object) -> None:
+    fields: dict[str, object] = {
+        "action_group": result.action_group,
+        "function": result.function,
+        "parameter_names": list(result.parameter_names),
+        "outcome": result.outcome,
+        "reason": result.reason,
+        "latency_ms": round(latency_ms, 2),
+        **_agent(event),
+    }
+    if result.error is not None:
+        # Stack frames without the exception's message, which may quote a parameter value.
+        fields["error_type"] = type(result.error).__name__
+        fields["stack"] = traceback.format_tb(result.error.__traceback__)
+        logger.error("tool invocation failed", extra=fields)
+    elif result.outcome == "failure":
+        logger.warning("tool invocation rejected", extra=fields)
+    else:
+        logger.info("tool invocation", extra=fields)
+
+
+def _agent(event: object) -> dict[str, str]:
+    agent = event.get("agent") if isinstance(event, Mapping) else None
+    if not isinstance(agent, Mapping):
+        return {}
+    return {
+        f"agent_{key}": value
+        for key in ("id", "alias", "version")
+        if isinstance(value := agent.get(key), str)
+    }
