@@ -1,0 +1,88 @@
+"""The invoker's environment contract, parsed and validated into a ``Settings`` value.
+
+| variable | required | meaning |
+|---|---|---|
+| ``AGENT_ID`` | yes | the Bedrock agent id (``^[0-9a-zA-Z]{1,10}$``) |
+| ``AGENT_ALIAS_ID`` | yes | the agent alias id (``^[0-9a-zA-Z]{1,10}$``) |
+| ``ALLOWED_ORIGINS`` | no | JSON array of exact origins (``https://app.example.com``), default ``[]`` |
+| ``API_DEADLINE_MS`` | no | API Gateway integration timeout in ms, default 29000 (2000..900000) |
+| ``POWERTOOLS_SERVICE_NAME`` | no | the ``service`` key of every log line (read by Powertools) |
+
+Settings are read on every invocation (cheap: a few dict lookups and one small ``json.loads``), so
+a misconfiguration is reported per request as a logged 500 ``CONFIG_ERROR`` instead of an import
+crash that API Gateway would turn into an opaque 502.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Final
+
+from functions.invoker.errors import ConfigError
+
+DEFAULT_API_DEADLINE_MS: Final = 29_000
+MIN_API_DEADLINE_MS: Final = 2_000
+MAX_API_DEADLINE_MS: Final = 900_000
+
+_RESOURCE_ID = re.compile(r"[0-9a-zA-Z]{1,10}")
+# scheme://host[:port], no path, no trailing slash; "*" and "null" are rejected on purpose.
+_ORIGIN = re.compile(
+    r"https?://(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?)(?::[0-9]{1,5})?"
+)
+
+
+@dataclass(frozen=True)
+class Settings:
+    agent_id: str
+    agent_alias_id: str
+    allowed_origins: frozenset[str]
+    api_deadline_ms: int
+
+
+def load_settings(environ: Mapping[str, str]) -> Settings:
+    """Validate the environment; raise ``ConfigError`` naming the offending variable."""
+    return Settings(
+        agent_id=_resource_id(environ, "AGENT_ID"),
+        agent_alias_id=_resource_id(environ, "AGENT_ALIAS_ID"),
+        allowed_origins=_allowed_origins(environ.get("ALLOWED_ORIGINS")),
+        api_deadline_ms=_deadline_ms(environ.get("API_DEADLINE_MS")),
+    )
+
+
+def _resource_id(environ: Mapping[str, str], name: str) -> str:
+    value = environ.get(name, "").strip()
+    if not value:
+        raise ConfigError(f"{name} is not set")
+    if not _RESOURCE_ID.fullmatch(value):
+        raise ConfigError(f"{name} must match ^[0-9a-zA-Z]{{1,10}}$")
+    return value
+
+
+def _allowed_origins(raw: str | None) -> frozenset[str]:
+    if raw is None or not raw.strip():
+        return frozenset()
+    try:
+        parsed = json.loads(raw)
+    except ValueError as exc:
+        raise ConfigError("ALLOWED_ORIGINS must be a JSON array of origin strings") from exc
+    if not isinstance(parsed, list) or not all(isinstance(item, str) for item in parsed):
+        raise ConfigError("ALLOWED_ORIGINS must be a JSON array of origin strings")
+    for origin in parsed:
+        if not _ORIGIN.fullmatch(origin):
+            raise ConfigError("ALLOWED_ORIGINS entries must be exact origins like https://app.example.com")
+    return frozenset(parsed)
+
+
+def _deadline_ms(raw: str | None) -> int:
+    if raw is None or not raw.strip():
+        return DEFAULT_API_DEADLINE_MS
+    try:
+        value = int(raw.strip())
+    except ValueError as exc:
+        raise ConfigError("API_DEADLINE_MS must be an integer number of milliseconds") from exc
+    if not MIN_API_DEADLINE_MS <= value <= MAX_API_DEADLINE_MS:
+        raise ConfigError(f"API_DEADLINE_MS must be between {MIN_API_DEADLINE_MS} and {MAX_API_DEADLINE_MS}")
+    return value

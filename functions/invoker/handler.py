@@ -1,0 +1,199 @@
+"""Lambda entry point ``functions.invoker.handler.handler``: API Gateway (REST proxy) -> InvokeAgent.
+
+Routes: ``POST /chat``, ``DELETE /chat/{sessionId}``, ``OPTIONS`` on both (see docs/api.md).
+The handler is thin: ``process`` parses, validates, calls ``agent.invoke`` and always answers with a
+JSON envelope; one structured log line per request carries sizes, counts, latency and token usage,
+never prompt, completion or citation text.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import random
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from aws_lambda_powertools import Logger
+from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from functions.invoker import agent, apigw
+from functions.invoker.budget import SAFETY_MARGIN_MS, RetryPolicy, request_deadline
+from functions.invoker.config import Settings, load_settings
+from functions.invoker.errors import ApiError, ConfigError
+from functions.invoker.validation import parse_chat_request, parse_json_object, validate_session_id
+
+logger = Logger()
+
+# botocore logs request bodies and every event-stream payload at DEBUG: keep prompts and completions
+# out of the logs even when the function's log level is lowered to DEBUG.
+for _name in ("botocore", "boto3", "urllib3"):
+    logging.getLogger(_name).setLevel(logging.INFO)
+
+
+@dataclass
+class Runtime:
+    """Everything the handler needs from the outside world, injectable for tests."""
+
+    client: Callable[[Settings], agent.AgentRuntime]
+    clock: Callable[[], float] = time.monotonic
+    sleep: Callable[[float], None] = time.sleep
+    rand: Callable[[], float] = random.random
+    new_session_id: Callable[[], str] = lambda: str(uuid.uuid4())
+    policy: RetryPolicy = field(default_factory=RetryPolicy)
+
+
+_client: agent.AgentRuntime | None = None
+
+
+def _shared_client(settings: Settings) -> agent.AgentRuntime:
+    """One client per execution environment, created on first use and reused afterwards."""
+    global _client  # the reuse across invocations is the point
+    if _client is None:
+        _client = agent.create_client(read_timeout_s=(settings.api_deadline_ms - SAFETY_MARGIN_MS) / 1000)
+    return _client
+
+
+RUNTIME = Runtime(client=_shared_client)
+
+
+@dataclass
+class RequestLog:
+    """The fields of the per-request summary line."""
+
+    method: str = ""
+    route: str | None = None
+    status: int = 0
+    error_code: str | None = None
+    upstream_error: str | None = None
+    session_id: str | None = None
+    request_bytes: int = 0
+    response_bytes: int = 0
+    latency_ms: int = 0
+    trace_enabled: bool = False
+    stats: agent.StreamStats = field(default_factory=agent.StreamStats)
+
+
+@logger.inject_lambda_context(
+    correlation_id_path=correlation_paths.API_GATEWAY_REST, log_event=False, clear_state=True
+)
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return process(event, context, RUNTIME)
+
+
+def process(event: object, context: Any, runtime: Runtime) -> dict[str, Any]:
+    started = runtime.clock()
+    request_id = apigw.request_id_of(event, str(getattr(context, "aws_request_id", "")))
+    log = RequestLog()
+    cors: dict[str, str] = {"Vary": "Origin"}
+    try:
+        settings = load_settings(os.environ)
+        request = apigw.parse_event(event)
+        log.method, log.route = request.method, request.route
+        cors = apigw.cors_headers(request.headers.get("origin"), settings.allowed_origins)
+        response = _route(request, context, settings, runtime, started, log, cors)
+    except ApiError as error:
+        response = apigw.error_response(error, request_id, cors)
+        log.error_code, log.upstream_error = error.code, error.upstream
+    except ConfigError as error:
+        logger.error("invalid configuration", extra={"detail": str(error)})
+        response = apigw.error_response(
+            ApiError(500, "CONFIG_ERROR", "the service is misconfigured"), request_id, cors
+        )
+        log.error_code = "CONFIG_ERROR"
+    except Exception:
+        logger.exception("unhandled error")
+        response = apigw.error_response(ApiError(500, "INTERNAL_ERROR", "internal error"), request_id, cors)
+        log.error_code = "INTERNAL_ERROR"
+    log.status = response["statusCode"]
+    log.response_bytes = len(response["body"].encode("utf-8"))
+    log.latency_ms = round((runtime.clock() - started) * 1000)
+    _log_summary(log)
+    return response
+
+
+def _route(
+    request: apigw.HttpRequest,
+    context: Any,
+    settings: Settings,
+    runtime: Runtime,
+    started: float,
+    log: RequestLog,
+    cors: dict[str, str],
+) -> dict[str, Any]:
+    if request.route is None:
+        raise ApiError(404, "NOT_FOUND", "no such resource")
+    allowed = apigw.ROUTE_METHODS[request.route]
+    if request.method not in allowed:
+        raise ApiError(
+            405, "METHOD_NOT_ALLOWED", f"use {' or '.join(allowed)}", headers={"Allow": ", ".join(allowed)}
+        )
+    if request.method == "OPTIONS":
+        return apigw.empty_response(204, apigw.preflight_headers(request.route, cors))
+    remaining = getattr(context, "get_remaining_time_in_millis", None)
+    deadline = request_deadline(
+        runtime.clock, started, remaining() if callable(remaining) else None, settings.api_deadline_ms
+    )
+
+    def on_retry(retry: int, delay: float, upstream: str) -> None:
+        logger.warning(
+            "agent throttled, retrying",
+            extra={"retry": retry, "delay_ms": round(delay * 1000), "upstream": upstream},
+        )
+
+    def call(params: dict[str, Any]) -> agent.AgentReply:
+        return agent.invoke(
+            runtime.client(settings),
+            params,
+            deadline,
+            policy=runtime.policy,
+            sleep=runtime.sleep,
+            rand=runtime.rand,
+            stats=log.stats,
+            on_retry=on_retry,
+        )
+
+    if request.route == apigw.ROUTE_SESSION:
+        session_id = validate_session_id(request.session_id_param, "path parameter sessionId")
+        _set_session(log, session_id)
+        call(agent.end_session_params(settings, session_id))
+        return apigw.empty_response(204, cors)
+
+    apigw.require_json_content(request.headers)
+    raw = apigw.decode_body(request.body, request.is_base64)
+    log.request_bytes = len(raw)
+    chat = parse_chat_request(parse_json_object(raw))
+    session_id = chat.session_id or runtime.new_session_id()
+    _set_session(log, session_id)
+    log.trace_enabled = chat.enable_trace
+    reply = call(agent.chat_params(settings, session_id, chat))
+    if not reply.answered:
+        raise ApiError(502, "AGENT_INCOMPLETE_RESPONSE", "the agent's response ended without an answer")
+    payload: dict[str, Any] = {
+        "sessionId": session_id,
+        "completion": reply.completion,
+        "citations": reply.citations,
+    }
+    if reply.return_control is not None:
+        payload["returnControl"] = reply.return_control
+    return apigw.json_response(200, payload, cors)
+
+
+def _set_session(log: RequestLog, session_id: str) -> None:
+    log.session_id = session_id
+    logger.append_keys(session_id=session_id)
+
+
+def _log_summary(log: RequestLog) -> None:
+    fields = asdict(log)
+    fields.update(fields.pop("stats"))
+    if log.status >= 500:
+        logger.error("request completed", extra=fields)
+    elif log.status == 429:
+        logger.warning("request completed", extra=fields)
+    else:
+        logger.info("request completed", extra=fields)
