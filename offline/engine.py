@@ -110,7 +110,10 @@ def project_name(project_dir: Path = REPO_ROOT) -> str:
 
 
 def resolve_stack_config(
-    stack: str, overrides: Mapping[str, Any] | None = None, project_dir: Path = REPO_ROOT
+    stack: str,
+    overrides: Mapping[str, Any] | None = None,
+    project_dir: Path = REPO_ROOT,
+    stack_config_dir: Path | None = None,
 ) -> dict[str, str]:
     """The config map the CLI would hand the program: `Pulumi.yaml` defaults, then the stack file,
     then `overrides` (keys with or without the project namespace; a value of None removes the key).
@@ -124,9 +127,11 @@ def resolve_stack_config(
             values[full_key] = spec["default"]
         elif isinstance(spec, dict) and "value" in spec:
             values[full_key] = spec["value"]
-    stack_file = project_dir / f"Pulumi.{stack}.yaml"
+    stack_file = (stack_config_dir or project_dir) / f"Pulumi.{stack}.yaml"
     if not stack_file.exists():
-        raise FileNotFoundError(f"No stack file {stack_file.name}; create it or pick another stack.")
+        raise FileNotFoundError(
+            f"No stack file {stack_file.name} in {stack_file.parent}; create it or pick another stack."
+        )
     for key, value in ((_read_yaml(stack_file) or {}).get("config") or {}).items():
         values[key if ":" in key else f"{project}:{key}"] = value
     for key, value in (overrides or {}).items():
@@ -405,6 +410,7 @@ def run_program(
     overrides: Mapping[str, Any] | None = None,
     *,
     project_dir: Path = REPO_ROOT,
+    stack_config_dir: Path | None = None,
     preview: bool = True,
 ) -> ProgramRun:
     """Run `<project_dir>/__main__.py` for `stack` under mocks and return what it registered.
@@ -412,7 +418,7 @@ def run_program(
     Raises `ProgramError` (with the resources registered before the failure) if the program fails.
     """
     project = project_name(project_dir)
-    config = resolve_stack_config(stack, overrides, project_dir)
+    config = resolve_stack_config(stack, overrides, project_dir, stack_config_dir)
     region = config.get("aws:region", "us-east-1")
     provider = ProviderSnapshot(
         urn=f"urn:pulumi:{stack}::{project}::pulumi:providers:aws::default",

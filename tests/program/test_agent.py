@@ -123,7 +123,7 @@ def test_functions_sit_in_the_private_subnets_with_the_shared_group(dev: Program
     # Logs go to the explicit group, which exists before the function.
     group = dev.one("aws:cloudwatch/logGroup:LogGroup", f"{role}-logs")
     assert group.inputs["name"] == f"/aws/lambda/bedrock-vpc-agent-dev-{role}"
-    assert group.inputs["retentionInDays"] == 14
+    assert group.inputs["retentionInDays"] == 30
     assert inputs["loggingConfig"]["logGroup"] == group.inputs["name"]
     assert inputs["loggingConfig"]["logFormat"] == "JSON"
     assert group.urn in function.dependencies
@@ -226,7 +226,7 @@ def test_changing_what_a_version_freezes_moves_the_alias(program: RunProgram, ch
 
 
 def test_unrelated_changes_keep_the_alias(program: RunProgram) -> None:
-    assert alias_target(program("dev")) == alias_target(program("dev", logRetentionDays=30, azCount=3))
+    assert alias_target(program("dev")) == alias_target(program("dev", logRetentionDays=90, azCount=3))
 
 
 def test_alias_is_created_after_the_agent_and_its_action_group(dev: ProgramRun) -> None:

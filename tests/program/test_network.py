@@ -161,7 +161,7 @@ def test_flow_logs_go_to_an_encrypted_retained_log_group(dev: ProgramRun) -> Non
     key = dev.one(KMS_KEY)
     group = dev.one(LOG_GROUP, "network-flow-logs")
     assert group.inputs["name"] == "/bedrock-vpc-agent-dev/vpc-flow-logs"
-    assert group.inputs["retentionInDays"] == 14  # Pulumi.dev.yaml
+    assert group.inputs["retentionInDays"] == 30  # Pulumi.yaml default
     assert group.inputs["kmsKeyId"] == key.outputs["arn"]
     flow_log = dev.one(FLOW_LOG)
     assert flow_log.inputs["vpcId"] == dev.one(VPC).outputs["id"]
