@@ -1,0 +1,112 @@
+"""The offline preview: the real program, judged by the real policy pack over its gRPC service."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from offline.analyzer import PolicyAnalyzer
+from offline.engine import REPO_ROOT
+from offline.preview import EXIT_POLICY, EXIT_PROGRAM, PreviewResult, display_type, preview, render
+
+
+@pytest.fixture(scope="module")
+def analyzer() -> Iterator[PolicyAnalyzer]:
+    with PolicyAnalyzer() as running:
+        yield running
+
+
+def judged(analyzer: PolicyAnalyzer, stack: str = "dev", **overrides: Any) -> PreviewResult:
+    return preview(stack, overrides=overrides, analyzer=analyzer)
+
+
+def mandatory(result: PreviewResult) -> set[str]:
+    return {violation.policy_name for violation in result.report.mandatory_violations}
+
+
+@pytest.mark.parametrize("stack", ["dev", "prod"])
+def test_shipped_stacks_pass_every_mandatory_rule(analyzer: PolicyAnalyzer, stack: str) -> None:
+    result = judged(analyzer, stack)
+    assert mandatory(result) == set()
+    assert result.exit_code == 0
+    assert len(result.report.policies) >= 30
+    # The advisory findings are the opinions the stacks knowingly leave open.
+    assert {v.policy_name for v in result.report.violations} <= {
+        "bedrock-agent-guardrail",
+        "bedrock-agent-customer-kms-key",
+    }
+
+
+@pytest.mark.parametrize(
+    ("overrides", "rule", "message"),
+    [
+        ({"apiAuth": "none"}, "api-method-authorization", "NONE"),
+        ({"logRetentionDays": 7}, "log-group-retention", "7 days"),
+        ({"interfaceEndpoints": []}, "vpc-required-endpoints", "bedrock-agent-runtime"),
+        ({"interfaceEndpoints": ["logs"]}, "vpc-required-endpoints", "bedrock-agent-runtime"),
+    ],
+)
+def test_insecure_choices_build_but_are_rejected(
+    analyzer: PolicyAnalyzer, overrides: dict[str, Any], rule: str, message: str
+) -> None:
+    result = judged(analyzer, **overrides)
+    assert result.run.resources, "the program itself accepts this configuration"
+    assert rule in mandatory(result)
+    assert result.exit_code == EXIT_POLICY
+    messages = [v.message for v in result.report.mandatory_violations if v.policy_name == rule]
+    assert any(message in text for text in messages), messages
+
+
+def test_tree_groups_resources_under_their_components(analyzer: PolicyAnalyzer) -> None:
+    text = render(judged(analyzer))
+    lines = text.splitlines()
+    network = next(i for i, line in enumerate(lines) if "bedrock-vpc-agent:index:PrivateNetwork" in line)
+    assert "aws:ec2:Vpc" in text
+    assert lines[network].startswith(" +   ├─ ")
+    assert any(line.startswith(" +   │  ") and "network-vpc" in line for line in lines[network + 1 :])
+    assert "Outputs:" in text
+    assert "apiUrl:" in text
+    assert "✅ bedrock-vpc-agent-guardrails" in text
+    assert display_type("aws:ec2/vpcEndpoint:VpcEndpoint") == "aws:ec2:VpcEndpoint"
+
+
+def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "offline", "preview", *args],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+def test_cli_fails_a_stack_file_that_turns_api_auth_off(tmp_path: Path) -> None:
+    dev = (REPO_ROOT / "Pulumi.dev.yaml").read_text()
+    (tmp_path / "Pulumi.insecure.yaml").write_text(dev + "  bedrock-vpc-agent:apiAuth: none\n")
+    report = tmp_path / "preview.json"
+    done = run_cli("--stack", "insecure", "--stack-config-dir", str(tmp_path), "--json", str(report))
+    assert done.returncode == EXIT_POLICY, done.stderr
+    assert "[mandatory]  api-method-authorization" in done.stdout
+    assert "mandatory policy violation(s)" in done.stderr
+    graph = json.loads(report.read_text())
+    assert graph["stack"] == "insecure"
+    assert graph["policies"]["passed"] is False
+    assert "api-method-authorization" in {v["policy_name"] for v in graph["policies"]["violations"]}
+    methods = [r for r in graph["resources"] if r["type"] == "aws:apigateway/method:Method"]
+    assert methods
+    assert {m["inputs"]["authorization"] for m in methods} == {"NONE"}
+
+
+def test_cli_reports_a_bad_config_without_a_traceback(tmp_path: Path) -> None:
+    (tmp_path / "Pulumi.broken.yaml").write_text("config:\n  aws:region: us-east-7\n")
+    done = run_cli("--stack", "broken", "--stack-config-dir", str(tmp_path))
+    assert done.returncode == EXIT_PROGRAM
+    assert "'us-east-7' does not offer Amazon Bedrock Agents" in done.stderr
+    assert "Traceback" not in done.stderr
