@@ -1,0 +1,66 @@
+"""Generated parts of the README, so the docs cannot drift from the code.
+
+`python -m offline.docs` rewrites each `<!-- NAME:start -->`…`<!-- NAME:end -->` block of README.md
+from its source; the tests fail when a block is stale.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from offline.engine import REPO_ROOT
+
+README = REPO_ROOT / "README.md"
+# Settings every stack must set itself (they have no sensible project-wide default).
+REQUIRED_IN_STACK = {"aws:region": ("string", "Region to deploy to; must offer Bedrock Agents.")}
+LONG_DEFAULT = 60  # longer defaults are referred to Pulumi.yaml rather than inlined
+
+
+def config_table(project_file: Path = REPO_ROOT / "Pulumi.yaml") -> str:
+    declared: dict[str, Any] = yaml.safe_load(project_file.read_text(encoding="utf-8"))["config"]
+    rows = ["| key | type | default | meaning |", "|---|---|---|---|"]
+    for key, (type_, meaning) in REQUIRED_IN_STACK.items():
+        rows.append(f"| `{key}` | {type_} | (required, per stack) | {meaning} |")
+    for key, spec in declared.items():
+        rows.append(
+            f"| `{key}` | {spec['type']} | {_default(spec)} | {' '.join(spec['description'].split())} |"
+        )
+    return "\n".join(rows)
+
+
+def _default(spec: dict[str, Any]) -> str:
+    if "default" not in spec:
+        # No default: either optional ("Optional …") or set per stack (required).
+        return "(unset)" if spec["description"].startswith("Optional") else "(required, per stack)"
+    value = spec["default"]
+    text = json.dumps(value) if not isinstance(value, str) else value
+    text = {"true": "true", "false": "false"}.get(text, text)
+    return "(see Pulumi.yaml)" if len(text) > LONG_DEFAULT else f"`{text}`"
+
+
+GENERATORS: dict[str, Callable[[], str]] = {"config-table": config_table}
+
+
+def block(text: str, name: str) -> str:
+    match = re.search(rf"<!-- {name}:start -->\n(.*?)\n<!-- {name}:end -->", text, re.DOTALL)
+    if match is None:
+        raise LookupError(f"README.md has no <!-- {name}:start --> … <!-- {name}:end --> block")
+    return match.group(1)
+
+
+def refresh(text: str) -> str:
+    for name, generate in GENERATORS.items():
+        text = text.replace(block(text, name), generate())
+    return text
+
+
+if __name__ == "__main__":
+    README.write_text(refresh(README.read_text(encoding="utf-8")), encoding="utf-8")
+    sys.exit(0)

@@ -1,0 +1,22 @@
+"""The README's generated blocks match their sources (refresh with `python -m offline.docs`)."""
+
+from __future__ import annotations
+
+import pytest
+
+from offline.docs import GENERATORS, README, block
+
+
+@pytest.mark.parametrize("name", sorted(GENERATORS))
+def test_readme_block_is_current(name: str) -> None:
+    assert block(README.read_text(encoding="utf-8"), name) == GENERATORS[name](), (
+        f"README block '{name}' is stale: run `python -m offline.docs`"
+    )
+
+
+def test_every_setting_is_documented_with_its_default() -> None:
+    table = block(README.read_text(encoding="utf-8"), "config-table")
+    assert "| `vpcCidr` | string | `10.4.0.0/16` |" in table
+    assert '| `interfaceEndpoints` | array | `["bedrock-agent-runtime", "logs"]` |' in table
+    assert "| `powertoolsLayerArn` | string | (required, per stack) |" in table
+    assert "| `agentGuardrailId` | string | (unset) |" in table
