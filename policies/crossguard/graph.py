@@ -1,0 +1,160 @@
+"""Graph questions several stack rules ask: which VPC a Lambda lives in, whether a route leaves the
+VPC, whether a security group admits HTTPS from another group."""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Iterable, Mapping
+from typing import Any, Final
+
+from . import tokens
+from .framework import Resource, Stack, is_unknown, number
+
+OPEN_CIDRS: Final = ("0.0.0.0/0", "::/0")
+# Route targets that only ever lead out of the VPC, by the property that names them.
+_EXIT_TARGETS: Final = {
+    "natGatewayId": "a NAT gateway",
+    "egressOnlyGatewayId": "an egress-only internet gateway",
+    "carrierGatewayId": "a carrier gateway",
+}
+_DESTINATIONS: Final = ("cidrBlock", "ipv6CidrBlock", "destinationCidrBlock", "destinationIpv6CidrBlock")
+_INTERNET_GATEWAYS: Final = (tokens.INTERNET_GATEWAY, tokens.EGRESS_ONLY_INTERNET_GATEWAY, tokens.NAT_GATEWAY)
+
+
+def is_open_cidr(value: Any) -> bool:
+    """0.0.0.0/0, ::/0 or any other prefix of length 0 (e.g. "0.0.0.0/0 " or "::0/0")."""
+    if not isinstance(value, str):
+        return False
+    try:
+        return ipaddress.ip_network(value.strip(), strict=False).prefixlen == 0
+    except ValueError:
+        return False
+
+
+def route_exits(route: Mapping[str, Any]) -> list[str]:
+    """Why one route (inline entry or aws:ec2/route:Route props) sends traffic out of the VPC."""
+    reasons = [f"has destination {route[key]}" for key in _DESTINATIONS if is_open_cidr(route.get(key))]
+    reasons += [f"targets {what}" for key, what in _EXIT_TARGETS.items() if route.get(key) is not None]
+    gateway = route.get("gatewayId")
+    if isinstance(gateway, str) and gateway.startswith("igw-"):
+        reasons.append(f"targets internet gateway {gateway}")
+    return reasons
+
+
+def exit_routes(stack: Stack, table: Resource) -> list[tuple[Resource, str]]:
+    """(resource to blame, reason) for every route of `table` that leaves the VPC."""
+    found: list[tuple[Resource, str]] = []
+    inline = table.get("routes")
+    if isinstance(inline, list):
+        for entry in inline:
+            if isinstance(entry, Mapping):
+                found += [(table, f"{table.label} has a route that {why}") for why in route_exits(entry)]
+        for gateway in stack.refs(table, "routes", _INTERNET_GATEWAYS).found:
+            found.append((table, f"{table.label} routes to {gateway.label}"))
+    for route in stack.referrers(table, (tokens.ROUTE,), "routeTableId"):
+        found += [(route, f"{route.label} in {table.label} {why}") for why in route_exits(route.props)]
+        for gateway in stack.refs(route, "gatewayId", _INTERNET_GATEWAYS).found:
+            found.append((route, f"{route.label} in {table.label} targets {gateway.label}"))
+        for key in _EXIT_TARGETS:
+            for gateway in stack.refs(route, key, _INTERNET_GATEWAYS).found:
+                found.append((route, f"{route.label} in {table.label} targets {gateway.label}"))
+    return _dedupe(found)
+
+
+def _dedupe(items: Iterable[tuple[Resource, str]]) -> list[tuple[Resource, str]]:
+    out: list[tuple[Resource, str]] = []
+    for item in items:
+        if item not in out:
+            out.append(item)
+    return out
+
+
+def vpc_of(stack: Stack, res: Resource, path: str = "vpcId") -> list[Resource]:
+    return list(stack.refs(res, path, (tokens.VPC,)).found)
+
+
+def route_tables_of_subnet(stack: Stack, subnet: Resource) -> list[Resource]:
+    """Explicitly associated route tables, else the VPC's main route table if the stack manages it."""
+    tables = [
+        table
+        for assoc in stack.referrers(subnet, (tokens.ROUTE_TABLE_ASSOCIATION,), "subnetId")
+        for table in stack.refs(assoc, "routeTableId", tokens.ROUTE_TABLES).found
+    ]
+    if tables:
+        return tables
+    for vpc in vpc_of(stack, subnet):
+        for main in stack.referrers(vpc, (tokens.MAIN_ROUTE_TABLE_ASSOCIATION,), "vpcId"):
+            tables += stack.refs(main, "routeTableId", tokens.ROUTE_TABLES).found
+        tables += stack.referrers(vpc, (tokens.DEFAULT_ROUTE_TABLE,), "defaultRouteTableId")
+    return tables
+
+
+def subnet_public_reasons(stack: Stack, subnet: Resource) -> list[str]:
+    reasons = []
+    if subnet.get("mapPublicIpOnLaunch") is True:
+        reasons.append(f"{subnet.label} assigns public IPs on launch")
+    for table in route_tables_of_subnet(stack, subnet):
+        reasons += [why for _, why in exit_routes(stack, table)]
+    return reasons
+
+
+def function_vpcs(stack: Stack, function: Resource) -> list[Resource]:
+    vpcs: list[Resource] = []
+    for subnet in stack.refs(function, "vpcConfig.subnetIds", tokens.SUBNETS).found:
+        vpcs += [v for v in vpc_of(stack, subnet) if v not in vpcs]
+    return vpcs
+
+
+def interface_endpoints(stack: Stack, vpc: Resource) -> list[Resource]:
+    return [
+        e
+        for e in stack.referrers(vpc, (tokens.VPC_ENDPOINT,), "vpcId")
+        if e.get("vpcEndpointType") == "Interface" or is_unknown(e.get("vpcEndpointType"))
+    ]
+
+
+def covers_https(protocol: Any, from_port: Any, to_port: Any) -> bool:
+    """Does a rule with this protocol/port range admit TCP 443? Unknown values count as yes."""
+    if is_unknown(protocol) or is_unknown(from_port) or is_unknown(to_port):
+        return True
+    proto = str(protocol).lower()
+    if proto in ("-1", "all"):
+        return True
+    if proto not in ("tcp", "6"):
+        return False
+    low, high = number(from_port), number(to_port)
+    return low is not None and high is not None and low <= 443 <= high
+
+
+def sg_allows_https(stack: Stack, group: Resource, peers: list[Resource], direction: str) -> bool:
+    """True if `group` has a `direction` ("ingress"/"egress") rule for TCP 443 whose other side is a
+    security group in `peers` (the group itself for a self-reference)."""
+    standalone = tokens.SG_INGRESS_RULE if direction == "ingress" else tokens.SG_EGRESS_RULE
+    for rule in stack.referrers(group, (standalone,), "securityGroupId"):
+        if covers_https(rule.get("ipProtocol"), rule.get("fromPort"), rule.get("toPort")) and any(
+            stack.points_to(rule, "referencedSecurityGroupId", peer) for peer in peers
+        ):
+            return True
+    for rule in stack.referrers(group, (tokens.SECURITY_GROUP_RULE,), "securityGroupId"):
+        if rule.get("type") != direction or not covers_https(
+            rule.get("protocol"), rule.get("fromPort"), rule.get("toPort")
+        ):
+            continue
+        if (rule.get("self") is True and group in peers) or any(
+            stack.points_to(rule, "sourceSecurityGroupId", peer) for peer in peers
+        ):
+            return True
+    inline = group.get(direction)
+    if isinstance(inline, list):
+        for entry in inline:
+            if not isinstance(entry, Mapping):
+                continue
+            if not covers_https(entry.get("protocol"), entry.get("fromPort"), entry.get("toPort")):
+                continue
+            if entry.get("self") is True and group in peers:
+                return True
+        if any(
+            peer in stack.refs(group, direction, (peer.type,)).found for peer in peers if peer is not group
+        ):
+            return True
+    return False

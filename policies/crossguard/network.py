@@ -1,0 +1,367 @@
+"""Network isolation: nothing in the stack reaches or is reachable from the internet, and the private
+path (interface endpoints) is complete and locked down."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from typing import Any, Final
+
+from . import tokens
+from .documents import is_wildcard_action, statements
+from .framework import (
+    ADVISORY,
+    Config,
+    Resource,
+    RuleSet,
+    Setting,
+    Stack,
+    as_list,
+    each,
+    has_unknown,
+    is_unknown,
+    strings,
+)
+from .graph import (
+    exit_routes,
+    function_vpcs,
+    interface_endpoints,
+    is_open_cidr,
+    sg_allows_https,
+)
+
+rules = RuleSet()
+
+_PUBLIC_GATEWAYS: Final = {
+    tokens.INTERNET_GATEWAY: "an internet gateway",
+    tokens.INTERNET_GATEWAY_ATTACHMENT: "an internet gateway attachment",
+    tokens.EGRESS_ONLY_INTERNET_GATEWAY: "an egress-only internet gateway",
+    tokens.NAT_GATEWAY: "a NAT gateway",
+    tokens.EIP: "an Elastic IP",
+    tokens.EIP_ASSOCIATION: "an Elastic IP association",
+}
+
+
+@rules.resource(
+    "no-internet-gateways",
+    types=_PUBLIC_GATEWAYS,
+    description=(
+        "Internet, egress-only and NAT gateways and Elastic IPs are forbidden: the workload reaches AWS "
+        "only through interface endpoints, so any path to the internet is an exfiltration route."
+    ),
+    remediation=(
+        "Delete the gateway/EIP. Reach AWS services through interface VPC endpoints "
+        "(com.amazonaws.<region>.<service>) with private DNS instead."
+    ),
+)
+def no_internet_gateways(res: Resource, _: Config) -> Iterator[str]:
+    yield f"{res.label} creates {_PUBLIC_GATEWAYS[res.type]} in a stack that must have no internet path"
+
+
+@rules.resource(
+    "no-public-ip-on-launch",
+    types=(tokens.SUBNET, tokens.DEFAULT_SUBNET, tokens.INSTANCE, tokens.LAUNCH_TEMPLATE),
+    description=(
+        "Subnets must not auto-assign public IPs and instances/launch templates must not request one: "
+        "a public address makes a workload addressable from the internet."
+    ),
+    remediation="Set mapPublicIpOnLaunch / associatePublicIpAddress to false (aws.ec2.Subnet's default).",
+)
+def no_public_ip_on_launch(res: Resource, _: Config) -> Iterator[str]:
+    # aws:ec2/defaultSubnet defaults mapPublicIpOnLaunch to true, so absence is a violation there.
+    mapped = res.get("mapPublicIpOnLaunch")
+    if mapped is True or (res.type == tokens.DEFAULT_SUBNET and mapped is None):
+        yield f"{res.label} sets mapPublicIpOnLaunch (instances get public IPv4 addresses)"
+    if res.get("assignIpv6AddressOnCreation") is True:
+        yield f"{res.label} assigns globally routable IPv6 addresses on creation"
+    if res.get("associatePublicIpAddress") is True:
+        yield f"{res.label} associates a public IP address"
+    interfaces = res.get("networkInterfaces")
+    for i, nic in enumerate(interfaces if isinstance(interfaces, list) else []):
+        if isinstance(nic, Mapping) and nic.get("associatePublicIpAddress") in (True, "true"):
+            yield f"{res.label} networkInterfaces[{i}] associates a public IP address"
+
+
+@rules.stack(
+    "no-route-out-of-vpc",
+    description=(
+        "No route may leave the VPC: default routes (0.0.0.0/0, ::/0) and routes to internet, NAT, "
+        "egress-only or carrier gateways give private workloads a path to the internet."
+    ),
+    remediation=(
+        "Remove the route. Route tables of a private VPC keep only the implicit local route; AWS "
+        "services are reached through interface endpoints."
+    ),
+)
+def no_route_out_of_vpc(stack: Stack, _: Config) -> Iterator[tuple[str, str]]:
+    for table in stack.of_type(*tokens.ROUTE_TABLES):
+        for blamed, why in exit_routes(stack, table):
+            yield blamed.urn, why
+
+
+def _rule_cidrs(rule: Mapping[str, Any]) -> list[str]:
+    keys = ("cidrBlocks", "ipv6CidrBlocks", "cidrIpv4", "cidrIpv6")
+    return [c for key in keys for c in strings(rule.get(key)) if is_open_cidr(c)]
+
+
+@rules.resource(
+    "no-open-security-group-rules",
+    types=(
+        tokens.SECURITY_GROUP,
+        tokens.DEFAULT_SECURITY_GROUP,
+        tokens.SECURITY_GROUP_RULE,
+        tokens.SG_INGRESS_RULE,
+        tokens.SG_EGRESS_RULE,
+    ),
+    description=(
+        "Security-group rules must not allow traffic to or from 0.0.0.0/0 or ::/0: an open ingress "
+        "exposes the workload, an open egress lets it talk to the internet."
+    ),
+    remediation=(
+        "Reference a security group (referencedSecurityGroupId) or a specific internal CIDR / prefix "
+        "list instead of the whole internet."
+    ),
+)
+def no_open_security_group_rules(res: Resource, _: Config) -> Iterator[str]:
+    if res.type in tokens.SECURITY_GROUPS:
+        for direction in ("ingress", "egress"):
+            entries = res.get(direction)
+            for i, entry in enumerate(entries if isinstance(entries, list) else []):
+                if isinstance(entry, Mapping):
+                    for cidr in _rule_cidrs(entry):
+                        yield f"{res.label} {direction}[{i}] is open to {cidr}"
+        return
+    kind = {tokens.SG_INGRESS_RULE: "ingress", tokens.SG_EGRESS_RULE: "egress"}.get(res.type, res.get("type"))
+    for cidr in _rule_cidrs(res.props):
+        yield f"{res.label} ({kind}) is open to {cidr}"
+
+
+def _interface(res: Resource) -> bool:
+    return res.get("vpcEndpointType") == "Interface"
+
+
+@rules.resource(
+    "interface-endpoint-private-dns",
+    types=(tokens.VPC_ENDPOINT,),
+    description=(
+        "Interface endpoints must enable private DNS: without it the AWS SDK keeps resolving the public "
+        "service endpoint, which a private subnet cannot reach, so calls time out."
+    ),
+    remediation=(
+        "Set privateDnsEnabled=True on the aws.ec2.VpcEndpoint (and enable DNS support/hostnames on the VPC)."
+    ),
+)
+def interface_endpoint_private_dns(res: Resource, _: Config) -> Iterator[str]:
+    enabled = res.get("privateDnsEnabled")
+    if _interface(res) and not is_unknown(enabled) and enabled is not True:
+        yield f"{res.label} ({res.get('serviceName')}) does not enable private DNS"
+
+
+@rules.resource(
+    "interface-endpoint-placement",
+    types=(tokens.VPC_ENDPOINT,),
+    description=(
+        "Interface endpoints must name their subnets and security groups: without subnets no ENI is "
+        "created, and without a group AWS attaches the VPC default group, which admits nothing here."
+    ),
+    remediation="Pass subnetIds (one private subnet per AZ) and securityGroupIds (the endpoint group).",
+)
+def interface_endpoint_placement(res: Resource, _: Config) -> Iterator[str]:
+    if not _interface(res):
+        return
+    for key in ("subnetIds", "securityGroupIds"):
+        value = res.get(key)
+        if not has_unknown(value) and not strings(value):
+            yield f"{res.label} has no {key}"
+
+
+@rules.resource(
+    "vpc-endpoint-policy-restricted",
+    types=(tokens.VPC_ENDPOINT, tokens.VPC_ENDPOINT_POLICY),
+    level=ADVISORY,
+    description=(
+        "VPC endpoints should carry a policy that allows only the actions the workload needs: the "
+        "default endpoint policy allows every action on every resource, for any principal."
+    ),
+    remediation=(
+        "Set `policy` to a JSON document allowing only the needed actions (e.g. bedrock:InvokeAgent on "
+        "the agent alias ARN, logs:CreateLogStream/PutLogEvents on the log groups)."
+    ),
+)
+def vpc_endpoint_policy_restricted(res: Resource, _: Config) -> Iterator[str]:
+    raw = res.get("policy")
+    if is_unknown(raw):
+        return
+    parsed = statements(raw)
+    if parsed is None:
+        yield f"{res.label} has no (readable) endpoint policy, so AWS applies the full-access default"
+        return
+    for statement in parsed:
+        wild = [a for a in statement.actions if is_wildcard_action(a)]
+        if statement.allow and (wild or statement.not_actions):
+            shown = ", ".join(wild) or "NotAction"
+            yield f"{res.label} endpoint policy {statement.label} allows {shown}"
+
+
+@rules.stack(
+    "endpoint-sg-self-referencing-https",
+    description=(
+        "The security group of every interface endpoint must admit TCP 443 from itself (a self-"
+        "referencing rule): members of the group - the Lambdas - reach the endpoint, nothing else does."
+    ),
+    remediation=(
+        "Add aws.vpc.SecurityGroupIngressRule(security_group_id=sg.id, referenced_security_group_id=sg.id, "
+        "ip_protocol='tcp', from_port=443, to_port=443)."
+    ),
+)
+def endpoint_sg_self_referencing_https(stack: Stack, _: Config) -> Iterator[tuple[str, str]]:
+    for endpoint in stack.of_type(tokens.VPC_ENDPOINT):
+        if not _interface(endpoint):
+            continue
+        for group in stack.refs(endpoint, "securityGroupIds", tokens.SECURITY_GROUPS).found:
+            if not sg_allows_https(stack, group, [group], "ingress"):
+                yield (
+                    group.urn,
+                    f"{group.label} (used by {endpoint.label}) has no self-referencing TCP 443 ingress",
+                )
+
+
+def _lambda_sg_egress(stack: Stack, function: Resource) -> Iterator[str]:
+    endpoint_groups = [
+        group
+        for vpc in function_vpcs(stack, function)
+        for endpoint in interface_endpoints(stack, vpc)
+        for group in stack.refs(endpoint, "securityGroupIds", tokens.SECURITY_GROUPS).found
+    ]
+    own = stack.refs(function, "vpcConfig.securityGroupIds", tokens.SECURITY_GROUPS).found
+    if not endpoint_groups or not own:
+        return  # nothing to reach, or groups outside the stack: other rules report those
+    if not any(sg_allows_https(stack, group, endpoint_groups, "egress") for group in own):
+        yield f"the security groups of {function.label} allow no TCP 443 egress to the endpoints' group"
+
+
+@rules.stack(
+    "lambda-sg-egress-to-endpoints",
+    description=(
+        "A VPC Lambda's security group must allow TCP 443 egress to the interface endpoints' security "
+        "group: a group created without egress rules blocks every outbound call, so the function times out."
+    ),
+    remediation=(
+        "Add aws.vpc.SecurityGroupEgressRule(security_group_id=<lambda sg>, referenced_security_group_id="
+        "<endpoint sg>, ip_protocol='tcp', from_port=443, to_port=443)."
+    ),
+)
+def lambda_sg_egress_to_endpoints(stack: Stack, _: Config) -> Iterator[tuple[str, str]]:
+    yield from each(stack.of_type(tokens.FUNCTION), lambda fn: _lambda_sg_egress(stack, fn))
+
+
+REQUIRED_ENDPOINTS = Setting(
+    "requiredServices",
+    {"type": "array", "items": {"type": "string"}, "minItems": 1},
+    ["bedrock-agent-runtime", "logs"],
+    "Service suffixes (com.amazonaws.<region>.<suffix>) that every VPC hosting Lambdas needs an "
+    "interface endpoint for.",
+)
+
+
+def _missing_endpoints(stack: Stack, vpc: Resource, required: list[str]) -> Iterator[str]:
+    endpoints = interface_endpoints(stack, vpc)
+    names = [e.get("serviceName") for e in endpoints]
+    if any(is_unknown(n) for n in names):
+        return  # a service name is still unknown: cannot prove anything is missing
+    for service in required:
+        if not any(isinstance(n, str) and n.endswith(f".{service}") for n in names):
+            yield f"{vpc.label} hosts Lambdas but has no interface endpoint for '{service}'"
+
+
+@rules.stack(
+    "vpc-required-endpoints",
+    settings=[REQUIRED_ENDPOINTS],
+    description=(
+        "A VPC that hosts Lambdas must have interface endpoints for every service they call (by default "
+        "bedrock-agent-runtime and logs): with no internet path, a missing endpoint means a failed call."
+    ),
+    remediation="Add an Interface aws.ec2.VpcEndpoint for com.amazonaws.<region>.<service> in that VPC.",
+)
+def vpc_required_endpoints(stack: Stack, config: Config) -> Iterator[tuple[str, str]]:
+    required = [str(s) for s in as_list(config["requiredServices"])]
+    hosting: list[Resource] = []
+    for function in stack.of_type(tokens.FUNCTION):
+        hosting += [v for v in function_vpcs(stack, function) if v not in hosting]
+    yield from each(hosting, lambda vpc: _missing_endpoints(stack, vpc, required))
+
+
+@rules.stack(
+    "vpc-flow-logs-enabled",
+    description=(
+        "Every VPC must have a flow log: it is the only record of what talked to what inside a private "
+        "network, needed for incident response."
+    ),
+    remediation="Add aws.ec2.FlowLog(vpc_id=vpc.id, traffic_type='ALL', log_destination=<log group arn>).",
+)
+def vpc_flow_logs_enabled(stack: Stack, _: Config) -> Iterator[tuple[str, str]]:
+    for vpc in stack.of_type(tokens.VPC):
+        if not stack.referrers(vpc, (tokens.FLOW_LOG,), "vpcId"):
+            yield vpc.urn, f"{vpc.label} has no flow log"
+
+
+@rules.resource(
+    "flow-log-captures-all-traffic",
+    types=(tokens.FLOW_LOG,),
+    level=ADVISORY,
+    description=(
+        "Flow logs should capture ALL traffic: ACCEPT-only hides probes, REJECT-only hides what actually "
+        "got through."
+    ),
+    remediation="Set trafficType='ALL'.",
+)
+def flow_log_captures_all_traffic(res: Resource, _: Config) -> Iterator[str]:
+    traffic = res.get("trafficType")
+    if not is_unknown(traffic) and traffic != "ALL":
+        yield f"{res.label} captures trafficType={traffic!r}, not ALL"
+
+
+@rules.resource(
+    "default-security-group-no-rules",
+    types=(tokens.DEFAULT_SECURITY_GROUP,),
+    description=(
+        "The VPC default security group must have no rules: anything launched without an explicit group "
+        "lands in it, so any rule there silently opens new resources."
+    ),
+    remediation="Declare aws.ec2.DefaultSecurityGroup(vpc_id=...) with no ingress and no egress.",
+)
+def default_security_group_no_rules(res: Resource, _: Config) -> Iterator[str]:
+    for direction in ("ingress", "egress"):
+        value = res.get(direction)
+        if is_unknown(value) or (isinstance(value, list) and value):
+            yield f"{res.label} declares {direction} rules"
+
+
+@rules.stack(
+    "vpc-default-security-group-managed",
+    description=(
+        "Every VPC must adopt its default security group (aws.ec2.DefaultSecurityGroup with no rules): "
+        "left alone, AWS's default group allows all traffic between members and all egress."
+    ),
+    remediation="Add aws.ec2.DefaultSecurityGroup(vpc_id=vpc.id) with no ingress/egress (revokes defaults).",
+)
+def vpc_default_security_group_managed(stack: Stack, _: Config) -> Iterator[tuple[str, str]]:
+    for vpc in stack.of_type(tokens.VPC):
+        if not stack.referrers(vpc, (tokens.DEFAULT_SECURITY_GROUP,), "vpcId"):
+            yield vpc.urn, f"{vpc.label} leaves its default security group with AWS's allow rules"
+
+
+@rules.resource(
+    "vpc-dns-enabled",
+    types=(tokens.VPC,),
+    description=(
+        "VPCs must enable DNS support and DNS hostnames: interface-endpoint private DNS only resolves "
+        "when both are on (enableDnsHostnames defaults to false)."
+    ),
+    remediation="Set enable_dns_support=True and enable_dns_hostnames=True on the aws.ec2.Vpc.",
+)
+def vpc_dns_enabled(res: Resource, _: Config) -> Iterator[str]:
+    # Provider defaults: enableDnsSupport true, enableDnsHostnames false.
+    for key, default in (("enableDnsSupport", True), ("enableDnsHostnames", False)):
+        value = res.get(key)
+        if not is_unknown(value) and (default if value is None else value) is not True:
+            yield f"{res.label} has {key} off"

@@ -1,0 +1,57 @@
+"""One policy-pack process for the whole session; each test judges small graphs through it."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+import pytest
+
+from offline.analyzer import PolicyAnalyzer
+from offline.model import PolicyReport
+from tests.policies.baseline import Baseline, build
+from tests.policies.builder import Graph
+
+
+@dataclass(frozen=True)
+class Outcome:
+    report: PolicyReport
+
+    def __post_init__(self) -> None:
+        crashed = [v for v in self.report.violations if "internal error in rule" in v.message]
+        assert not crashed, f"a rule crashed: {crashed}"
+
+    def fired(self, rule: str) -> set[str]:
+        """URNs the rule reported (a stack-level finding without a resource has URN '')."""
+        return {v.urn for v in self.report.violations if v.policy_name == rule}
+
+    def messages(self, rule: str, urn: str | None = None) -> list[str]:
+        return [v.message for v in self.report.violations if v.policy_name == rule and urn in (None, v.urn)]
+
+    @property
+    def rules(self) -> set[str]:
+        return {v.policy_name for v in self.report.violations}
+
+
+Judge = Callable[..., Outcome]
+
+
+@pytest.fixture(scope="session")
+def analyzer() -> Iterator[PolicyAnalyzer]:
+    with PolicyAnalyzer() as running:
+        yield running
+
+
+@pytest.fixture
+def judge(analyzer: PolicyAnalyzer) -> Judge:
+    """`judge(graph)` -> Outcome; `judge(graph, preview=True)` sends every reference as unknown."""
+
+    def run(graph: Graph, *, preview: bool = False) -> Outcome:
+        return Outcome(analyzer.analyze(graph.snapshots(preview=preview)))
+
+    return run
+
+
+@pytest.fixture
+def base() -> Baseline:
+    return build()
