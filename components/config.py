@@ -513,7 +513,8 @@ def declared_config_keys() -> dict[str, Any]:
     import yaml
 
     project_file = Path(__file__).resolve().parent.parent / "Pulumi.yaml"
-    declared = yaml.safe_load(project_file.read_text(encoding="utf-8")).get("config", {})
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when available: faster
+    declared = yaml.load(project_file.read_text(encoding="utf-8"), Loader=loader).get("config", {})  # noqa: S506
     return {key: value for key, value in declared.items() if ":" not in key}
 
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import contextvars
+import functools
 import hashlib
 import json
 import os
@@ -144,7 +145,14 @@ def resolve_stack_config(
 
 
 def _read_yaml(path: Path) -> Any:
-    return yaml.safe_load(path.read_text(encoding="utf-8"))
+    return _parse_yaml(path, path.stat().st_mtime_ns)
+
+
+@functools.lru_cache(maxsize=32)
+def _parse_yaml(path: Path, _mtime_ns: int) -> Any:
+    """Parsed once per file version (libyaml when available): tests run the program hundreds of times."""
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    return yaml.load(path.read_text(encoding="utf-8"), Loader=loader)  # noqa: S506 (a safe loader)
 
 
 # --------------------------------------------------------------------------------------------------
