@@ -126,7 +126,10 @@ def _names_stage(stack: Stack, res: Resource, path: str, stage: Resource) -> boo
 
 def _method_settings_throttle(stack: Stack, api: Resource, stage: Resource) -> bool:
     for ms in stack.referrers(api, (tokens.METHOD_SETTINGS,), "restApi"):
-        if not _names_stage(stack, ms, "stageName", stage) or ms.get("methodPath") not in ("*/*", None):
+        path = ms.get("methodPath")
+        if not _names_stage(stack, ms, "stageName", stage) or (
+            not is_unknown(path) and path not in ("*/*", None)
+        ):
             continue
         if _positive(ms.get("settings.throttlingRateLimit")) and _positive(
             ms.get("settings.throttlingBurstLimit")

@@ -218,7 +218,11 @@ class Stack:
         return [r for t in types for r in self._by_type.get(t, [])]
 
     def refs(self, res: Resource, path: str, types: Collection[str]) -> Refs:
-        value = res.get(path)
+        """What `res`'s property at `path` ("vpcConfig.subnetIds") refers to among `types`."""
+        return self.resolve(res, path.split(".", 1)[0], res.get(path), types)
+
+    def resolve(self, res: Resource, top: str, value: Any, types: Collection[str]) -> Refs:
+        """Resolve `value`, found under `res`'s top-level property `top`, to resources of `types`."""
         found: list[Resource] = []
         unresolved: list[str] = []
         for text in strings(value):
@@ -229,7 +233,6 @@ class Stack:
                 unresolved.append(text)
         unknown = has_unknown(value)
         if unknown or unresolved:
-            top = path.split(".", 1)[0]
             extra = [
                 self.by_urn[urn]
                 for urn in res.property_dependencies.get(top, ())

@@ -4,11 +4,12 @@ VPC, whether a security group admits HTTPS from another group."""
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any, Final
 
 from . import tokens
-from .framework import Resource, Stack, is_unknown, number
+from .framework import Resource, Stack, is_unknown, number, strings
 
 OPEN_CIDRS: Final = ("0.0.0.0/0", "::/0")
 # Route targets that only ever lead out of the VPC, by the property that names them.
@@ -126,35 +127,64 @@ def covers_https(protocol: Any, from_port: Any, to_port: Any) -> bool:
     return low is not None and high is not None and low <= 443 <= high
 
 
-def sg_allows_https(stack: Stack, group: Resource, peers: list[Resource], direction: str) -> bool:
-    """True if `group` has a `direction` ("ingress"/"egress") rule for TCP 443 whose other side is a
-    security group in `peers` (the group itself for a self-reference)."""
+@dataclass(frozen=True)
+class SgRule:
+    """One security-group rule in any of its three pulumi-aws forms (inline, ec2 rule, vpc rule)."""
+
+    protocol: Any
+    from_port: Any
+    to_port: Any
+    peers: tuple[Resource, ...]  # security groups on the other side
+    cidrs: tuple[str, ...]
+
+
+def sg_rules(stack: Stack, group: Resource, direction: str) -> list[SgRule]:
+    """Every `direction` ("ingress"/"egress") rule of `group`, whatever resource declares it."""
+    found: list[SgRule] = []
     standalone = tokens.SG_INGRESS_RULE if direction == "ingress" else tokens.SG_EGRESS_RULE
     for rule in stack.referrers(group, (standalone,), "securityGroupId"):
-        if covers_https(rule.get("ipProtocol"), rule.get("fromPort"), rule.get("toPort")) and any(
-            stack.points_to(rule, "referencedSecurityGroupId", peer) for peer in peers
-        ):
-            return True
+        peers = stack.refs(rule, "referencedSecurityGroupId", tokens.SECURITY_GROUPS).found
+        cidrs = strings(rule.get("cidrIpv4")) + strings(rule.get("cidrIpv6"))
+        found.append(
+            SgRule(rule.get("ipProtocol"), rule.get("fromPort"), rule.get("toPort"), peers, tuple(cidrs))
+        )
     for rule in stack.referrers(group, (tokens.SECURITY_GROUP_RULE,), "securityGroupId"):
-        if rule.get("type") != direction or not covers_https(
-            rule.get("protocol"), rule.get("fromPort"), rule.get("toPort")
-        ):
-            continue
-        if (rule.get("self") is True and group in peers) or any(
-            stack.points_to(rule, "sourceSecurityGroupId", peer) for peer in peers
-        ):
-            return True
+        if rule.get("type") == direction:
+            peers = (group,) if rule.get("self") is True else ()
+            peers += stack.refs(rule, "sourceSecurityGroupId", tokens.SECURITY_GROUPS).found
+            cidrs = strings(rule.get("cidrBlocks")) + strings(rule.get("ipv6CidrBlocks"))
+            found.append(
+                SgRule(rule.get("protocol"), rule.get("fromPort"), rule.get("toPort"), peers, tuple(cidrs))
+            )
     inline = group.get(direction)
-    if isinstance(inline, list):
-        for entry in inline:
-            if not isinstance(entry, Mapping):
-                continue
-            if not covers_https(entry.get("protocol"), entry.get("fromPort"), entry.get("toPort")):
-                continue
-            if entry.get("self") is True and group in peers:
-                return True
-        if any(
-            peer in stack.refs(group, direction, (peer.type,)).found for peer in peers if peer is not group
-        ):
-            return True
-    return False
+    for entry in inline if isinstance(inline, list) else []:
+        if isinstance(entry, Mapping):
+            peers = (group,) if entry.get("self") is True else ()
+            peers += stack.resolve(
+                group, direction, entry.get("securityGroups"), tokens.SECURITY_GROUPS
+            ).found
+            cidrs = strings(entry.get("cidrBlocks")) + strings(entry.get("ipv6CidrBlocks"))
+            found.append(
+                SgRule(entry.get("protocol"), entry.get("fromPort"), entry.get("toPort"), peers, tuple(cidrs))
+            )
+    return found
+
+
+def _overlaps(cidr: str, networks: Sequence[str]) -> bool:
+    try:
+        net = ipaddress.ip_network(cidr.strip(), strict=False)
+        return any(net.overlaps(ipaddress.ip_network(n, strict=False)) for n in networks if n)
+    except (TypeError, ValueError):
+        return False
+
+
+def sg_allows_https(
+    stack: Stack, group: Resource, peers: Sequence[Resource], direction: str, networks: Sequence[str] = ()
+) -> bool:
+    """True if `group` has a `direction` rule for TCP 443 whose other side is a security group in
+    `peers` (the group itself for a self-reference) or a CIDR overlapping one of `networks`."""
+    return any(
+        covers_https(rule.protocol, rule.from_port, rule.to_port)
+        and (any(peer in rule.peers for peer in peers) or any(_overlaps(c, networks) for c in rule.cidrs))
+        for rule in sg_rules(stack, group, direction)
+    )

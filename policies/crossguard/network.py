@@ -225,33 +225,42 @@ def endpoint_sg_self_referencing_https(stack: Stack, _: Config) -> Iterator[tupl
                 )
 
 
-def _lambda_sg_egress(stack: Stack, function: Resource) -> Iterator[str]:
-    endpoint_groups = [
-        group
-        for vpc in function_vpcs(stack, function)
-        for endpoint in interface_endpoints(stack, vpc)
-        for group in stack.refs(endpoint, "securityGroupIds", tokens.SECURITY_GROUPS).found
-    ]
-    own = stack.refs(function, "vpcConfig.securityGroupIds", tokens.SECURITY_GROUPS).found
+def _endpoint_reach_problems(stack: Stack, function: Resource) -> Iterator[str]:
+    vpcs = function_vpcs(stack, function)
+    endpoint_groups = list(
+        dict.fromkeys(
+            group
+            for vpc in vpcs
+            for endpoint in interface_endpoints(stack, vpc)
+            for group in stack.refs(endpoint, "securityGroupIds", tokens.SECURITY_GROUPS).found
+        )
+    )
+    own = list(stack.refs(function, "vpcConfig.securityGroupIds", tokens.SECURITY_GROUPS).found)
     if not endpoint_groups or not own:
         return  # nothing to reach, or groups outside the stack: other rules report those
-    if not any(sg_allows_https(stack, group, endpoint_groups, "egress") for group in own):
+    # A rule for a CIDR inside the VPC admits the endpoint ENIs / Lambda ENIs as well.
+    networks = [str(v.get("cidrBlock")) for v in vpcs if isinstance(v.get("cidrBlock"), str)]
+    if not any(sg_allows_https(stack, group, endpoint_groups, "egress", networks) for group in own):
         yield f"the security groups of {function.label} allow no TCP 443 egress to the endpoints' group"
+    for group in endpoint_groups:
+        if not sg_allows_https(stack, group, own, "ingress", networks):
+            yield f"{group.label} (an endpoint group) admits no TCP 443 from the groups of {function.label}"
 
 
 @rules.stack(
-    "lambda-sg-egress-to-endpoints",
+    "lambda-reaches-endpoints",
     description=(
-        "A VPC Lambda's security group must allow TCP 443 egress to the interface endpoints' security "
-        "group: a group created without egress rules blocks every outbound call, so the function times out."
+        "A VPC Lambda must be able to open TCP 443 to the interface endpoints: its security group needs "
+        "egress to the endpoints' group and that group needs ingress from it (with one shared group, both "
+        "are self-references). A group created without such rules blocks the call and the function times out."
     ),
     remediation=(
         "Add aws.vpc.SecurityGroupEgressRule(security_group_id=<lambda sg>, referenced_security_group_id="
-        "<endpoint sg>, ip_protocol='tcp', from_port=443, to_port=443)."
+        "<endpoint sg>, ...443) and the matching SecurityGroupIngressRule on the endpoint group."
     ),
 )
-def lambda_sg_egress_to_endpoints(stack: Stack, _: Config) -> Iterator[tuple[str, str]]:
-    yield from each(stack.of_type(tokens.FUNCTION), lambda fn: _lambda_sg_egress(stack, fn))
+def lambda_reaches_endpoints(stack: Stack, _: Config) -> Iterator[tuple[str, str]]:
+    yield from each(stack.of_type(tokens.FUNCTION), lambda fn: _endpoint_reach_problems(stack, fn))
 
 
 REQUIRED_ENDPOINTS = Setting(

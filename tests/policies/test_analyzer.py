@@ -41,7 +41,7 @@ ADVISORY_RULES = {
 STACK_RULES = {
     "no-route-out-of-vpc",
     "endpoint-sg-self-referencing-https",
-    "lambda-sg-egress-to-endpoints",
+    "lambda-reaches-endpoints",
     "vpc-required-endpoints",
     "vpc-flow-logs-enabled",
     "vpc-default-security-group-managed",

@@ -11,6 +11,7 @@ from tests.policies.builder import Graph, allow, policy
 from tests.policies.conftest import Judge
 
 HTTPS: dict[str, Any] = {"ipProtocol": "tcp", "fromPort": 443, "toPort": 443}
+CLASSIC_HTTPS: dict[str, Any] = {"protocol": "tcp", "fromPort": 443, "toPort": 443}
 
 
 def test_no_internet_gateways(judge: Judge) -> None:
@@ -219,23 +220,50 @@ def test_endpoint_sg_accepts_other_self_rule_forms(judge: Judge, base: Baseline)
     assert "endpoint-sg-self-referencing-https" not in judge(g, preview=True).rules
 
 
-def test_lambda_sg_egress_to_endpoints(judge: Judge, base: Baseline) -> None:
+def test_lambda_reaches_endpoints_egress(judge: Judge, base: Baseline) -> None:
     g = base.graph
     g.remove(base.egress)
     outcome = judge(g)
-    assert outcome.fired("lambda-sg-egress-to-endpoints") == {fn.urn for fn in base.functions.values()}
-    assert outcome.rules == {"lambda-sg-egress-to-endpoints"}
-    g.add(
+    assert outcome.fired("lambda-reaches-endpoints") == {fn.urn for fn in base.functions.values()}
+    assert outcome.rules == {"lambda-reaches-endpoints"}
+    rule = g.add(
         t.SECURITY_GROUP_RULE,
         "classic-egress",
         type="egress",
         securityGroupId=base.sg.id,
         self=True,
-        protocol="tcp",
-        fromPort=443,
-        toPort=443,
+        **CLASSIC_HTTPS,
     )
-    assert judge(g).fired("lambda-sg-egress-to-endpoints") == set()
+    assert judge(g).fired("lambda-reaches-endpoints") == set()
+    g.remove(rule)
+    g.add(t.SG_EGRESS_RULE, "to-vpc-cidr", securityGroupId=base.sg.id, cidrIpv4="10.0.0.0/16", **HTTPS)
+    assert judge(g).fired("lambda-reaches-endpoints") == set()
+
+
+def test_lambda_reaches_endpoints_through_a_separate_group(judge: Judge, base: Baseline) -> None:
+    g = base.graph
+    lambda_sg = g.add(
+        t.SECURITY_GROUP, "lambda-sg", vpcId=base.vpc.id, egress=[{**CLASSIC_HTTPS, "securityGroups": []}]
+    )
+    for fn in base.functions.values():
+        fn.inputs["vpcConfig"]["securityGroupIds"] = [lambda_sg.id]
+    outcome = judge(g)
+    assert outcome.fired("lambda-reaches-endpoints") == {fn.urn for fn in base.functions.values()}
+    assert sorted(outcome.messages("lambda-reaches-endpoints", base.functions["invoker"].urn)) == [
+        "SecurityGroup 'endpoints-sg' (an endpoint group) admits no TCP 443 from the groups of "
+        "Function 'invoker'",
+        "the security groups of Function 'invoker' allow no TCP 443 egress to the endpoints' group",
+    ]
+    lambda_sg.inputs["egress"] = [{**CLASSIC_HTTPS, "securityGroups": [base.sg.id]}]
+    g.add(
+        t.SG_INGRESS_RULE,
+        "from-lambdas",
+        securityGroupId=base.sg.id,
+        referencedSecurityGroupId=lambda_sg.id,
+        **HTTPS,
+    )
+    assert judge(g).fired("lambda-reaches-endpoints") == set()
+    assert judge(g, preview=True).fired("lambda-reaches-endpoints") == set()
 
 
 def test_vpc_required_endpoints(judge: Judge, base: Baseline) -> None:
