@@ -45,6 +45,18 @@ _SECRET_SIG: Final = "1b47061264138c4ac30d75fd1eb44270"  # noqa: S105 -- a wire 
 _ASSET_SIG: Final = "c44067f5952c0a294b673a41bacd8c17"
 _ARCHIVE_SIG: Final = "0def7320c3a5731c473e5ecbe6d01bc7"
 
+# Set by the engine for each plugin run; pulumi_policy reads PROJECT/STACK/DRY_RUN to configure
+# pulumi.runtime, so rules may call pulumi.get_stack(). Pass them through `env` when that matters.
+_ENGINE_VARS: Final = frozenset(
+    {
+        "PULUMI_CONFIG",
+        "PULUMI_CONFIG_SECRET_KEYS",
+        "PULUMI_PROJECT",
+        "PULUMI_STACK",
+        "PULUMI_ORGANIZATION",
+        "PULUMI_DRY_RUN",
+    }
+)
 # pulumi.policy's launcher ignores the engine address unless the pack calls back into the engine.
 _NO_ENGINE: Final = "127.0.0.1:0"
 _MAX_MESSAGE: Final = 400 * 1024 * 1024  # the same limit pulumi_policy's server sets
@@ -84,7 +96,10 @@ class Secret:
 
 class PolicyAnalyzer:
     """Runs the policy pack in a subprocess and talks to it over gRPC. Reusable across analyze calls;
-    close it (or use it as a context manager) to stop the subprocess."""
+    close it (or use it as a context manager) to stop the subprocess.
+
+    `config` is a `--policy-pack-config` document; `env` adds variables for the pack process (e.g.
+    PULUMI_PROJECT/PULUMI_STACK/PULUMI_DRY_RUN as the engine sets them)."""
 
     def __init__(
         self,
@@ -161,8 +176,9 @@ class PolicyAnalyzer:
     def _spawn(self) -> int:
         if not (self._pack_dir / "__main__.py").is_file():
             raise PolicyPackError(f"no policy pack at {self._pack_dir} (missing __main__.py)")
-        # The pack's own output must not reach us through inherited engine settings of a parent run.
-        env = {k: v for k, v in os.environ.items() if k not in ("PULUMI_CONFIG", "PULUMI_DRY_RUN")}
+        # Variables the engine sets per run are not inherited from whatever started us (e.g. a parent
+        # `pulumi` program); callers pass their own through `env`.
+        env = {k: v for k, v in os.environ.items() if k not in _ENGINE_VARS}
         env.update(self._extra_env)
         self._proc = subprocess.Popen(  # noqa: S603 -- fixed argv: this interpreter and the pack dir
             [self._python, "-u", "-m", "pulumi.policy", _NO_ENGINE, str(self._pack_dir)],
@@ -176,7 +192,8 @@ class PolicyAnalyzer:
         first_line: queue.Queue[str | None] = queue.Queue()
         assert self._proc.stdout is not None
         assert self._proc.stderr is not None
-        self._pump(self._proc.stderr, lambda line: None if line is None else self._stderr.append(line))
+        stderr = self._stderr  # the pump threads must not keep `self` alive (the finalizer needs it to die)
+        self._pump(self._proc.stderr, lambda line: None if line is None else stderr.append(line))
         self._pump(self._proc.stdout, _first_line_to(first_line, self._stderr))
         try:
             line = first_line.get(timeout=self._startup_timeout)
@@ -196,13 +213,7 @@ class PolicyAnalyzer:
 
     def _pump(self, stream: IO[bytes], sink: Callable[[str | None], None]) -> None:
         # Drain a pipe continuously: a pack that prints a lot must not block on a full pipe buffer.
-        def run() -> None:
-            for raw in iter(stream.readline, b""):
-                sink(raw.decode("utf-8", "replace").rstrip("\n"))
-            sink(None)  # end of stream
-            stream.close()
-
-        thread = threading.Thread(target=run, name=f"policy-pack-{stream.fileno()}", daemon=True)
+        thread = threading.Thread(target=_drain, args=(stream, sink), name="policy-pack-pipe", daemon=True)
         thread.start()
         self._threads.append(thread)
 
@@ -292,6 +303,13 @@ class PolicyAnalyzer:
             violations.update(_violation(d, urn) for d in response.diagnostics)
         ordered = tuple(sorted(violations, key=lambda v: (v.urn, v.policy_name, v.message)))
         return PolicyReport(pack_name=name, pack_version=version, policies=policies, violations=ordered)
+
+
+def _drain(stream: IO[bytes], sink: Callable[[str | None], None]) -> None:
+    for raw in iter(stream.readline, b""):
+        sink(raw.decode("utf-8", "replace").rstrip("\n"))
+    sink(None)  # end of stream
+    stream.close()
 
 
 def _stop(proc: subprocess.Popen[bytes]) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import os
 import re
 import shutil
@@ -141,6 +142,16 @@ def test_constructor_config_and_shutdown() -> None:
     assert not analyzer.running
     with pytest.raises(PolicyPackError, match="not running"):
         analyzer.analyze(g.snapshots())
+
+
+def test_forgotten_analyzer_is_stopped_when_collected() -> None:
+    analyzer = PolicyAnalyzer()
+    analyzer.start()
+    process = analyzer._proc
+    assert process is not None
+    del analyzer
+    gc.collect()
+    assert process.returncode is not None  # the finalizer terminated and reaped it
 
 
 def test_wire_values_secrets_unknowns_and_archives(judge: Judge, analyzer: PolicyAnalyzer) -> None:
