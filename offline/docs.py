@@ -45,11 +45,20 @@ def _default(spec: dict[str, Any]) -> str:
     return "(see Pulumi.yaml)" if len(text) > LONG_DEFAULT else f"`{text}`"
 
 
-GENERATORS: dict[str, Callable[[], str]] = {"config-table": config_table}
+def policy_table() -> str:
+    """Every rule of the pack, as its Analyzer service describes it (the pack is started for this)."""
+    from offline.analyzer import PolicyAnalyzer
+    from policies.readme import render
+
+    with PolicyAnalyzer() as analyzer:
+        return render(analyzer.info()[2])
+
+
+GENERATORS: dict[str, Callable[[], str]] = {"config-table": config_table, "policy-table": policy_table}
 
 
 def block(text: str, name: str) -> str:
-    match = re.search(rf"<!-- {name}:start -->\n(.*?)\n<!-- {name}:end -->", text, re.DOTALL)
+    match = re.search(rf"<!-- {name}:start -->\n(.*?)\n?<!-- {name}:end -->", text, re.DOTALL)
     if match is None:
         raise LookupError(f"README.md has no <!-- {name}:start --> … <!-- {name}:end --> block")
     return match.group(1)
@@ -57,7 +66,11 @@ def block(text: str, name: str) -> str:
 
 def refresh(text: str) -> str:
     for name, generate in GENERATORS.items():
-        text = text.replace(block(text, name), generate())
+        block(text, name)  # fails clearly when the markers are missing
+        start, end = f"<!-- {name}:start -->\n", f"\n<!-- {name}:end -->"
+        head, _, rest = text.partition(start)
+        _, _, tail = rest.partition(end)
+        text = f"{head}{start}{generate()}{end}{tail}"
     return text
 
 
