@@ -24,7 +24,7 @@ unit: $(STAMP)
 	$(PY) -m pytest
 
 preview: $(STAMP)
-	$(PY) -m offline preview --stack $(STACK)
+	$(PY) -m offline preview --stack $(STACK)$(if $(JSON), --json $(JSON))
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis
