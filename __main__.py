@@ -11,13 +11,19 @@ from typing import Any
 
 import pulumi
 
+from client.tools import CLIENT_ACTION_GROUP, CLIENT_TOOLS
 from components.agent import ActionGroupSpec, BedrockAgent, BedrockAgentArgs
 from components.api import ChatApi, ChatApiArgs
 from components.config import load_config
 from components.context import AwsContext
 from components.endpoints import InterfaceEndpoints, InterfaceEndpointsArgs
 from components.function import VpcFunction, VpcFunctionArgs
-from components.function_schema import function_schema_for_resolver, pulumi_aws_function_schema
+from components.function_schema import (
+    DEFAULT_MAX_FUNCTIONS,
+    function_schema,
+    function_schema_for_resolver,
+    pulumi_aws_function_schema,
+)
 from components.logs import LogsKey, LogsKeyArgs
 from components.naming import Naming
 from components.network import PrivateNetwork, PrivateNetworkArgs, SubnetSpec
@@ -76,8 +82,14 @@ def vpc_function(role: str, description: str, **extra: Any) -> VpcFunction:
     )
 
 
-# The agent's tools: the function schema is generated from the code that implements them.
+# The agent's tools: each function schema is generated from the code that implements it. The
+# Lambda's tools run in the VPC; the client's tools run on the caller's machine (RETURN_CONTROL:
+# the API hands the call to the client, which answers in its next request). An agent allows
+# DEFAULT_MAX_FUNCTIONS across all its action groups.
 action_group_function = vpc_function("action-group", "Tools the Bedrock agent calls")
+lambda_tools = function_schema_for_resolver(
+    action_group_tools, max_functions=DEFAULT_MAX_FUNCTIONS - len(CLIENT_TOOLS)
+)
 agent = BedrockAgent(
     "agent",
     BedrockAgentArgs(
@@ -88,10 +100,15 @@ agent = BedrockAgent(
             ActionGroupSpec(
                 name="tools",
                 description="Calculator, unit conversion and business-day arithmetic",
-                function_schema=pulumi_aws_function_schema(function_schema_for_resolver(action_group_tools)),
+                function_schema=pulumi_aws_function_schema(lambda_tools),
                 function_arn=action_group_function.arn,
                 executor_key=naming.function_name("action-group"),
-            )
+            ),
+            ActionGroupSpec(
+                name=CLIENT_ACTION_GROUP,
+                description="Tools the API client fulfils on the user's machine (local time, confirmation)",
+                function_schema=pulumi_aws_function_schema(function_schema(CLIENT_TOOLS)),
+            ),
         ],
     ),
 )

@@ -6,7 +6,8 @@ from typing import Any
 
 import pytest
 
-from components.function_schema import function_schema_for_resolver
+from client.tools import CLIENT_ACTION_GROUP, CLIENT_TOOLS
+from components.function_schema import function_schema, function_schema_for_resolver
 from functions.action_group.tools import app as action_group_tools
 from offline.engine import MOCK_ACCOUNT_ID, ProgramRun
 from tests.program.conftest import RunProgram, policy_document
@@ -47,7 +48,7 @@ def test_action_group_permission_is_for_this_agent_only(dev: ProgramRun) -> None
 
 
 def test_action_group_runs_the_lambda_with_the_schema_generated_from_its_code(dev: ProgramRun) -> None:
-    group = dev.one(ACTION_GROUP).inputs
+    group = dev.one(ACTION_GROUP, "agent-tools").inputs
     assert group["agentId"] == dev.one(AGENT).outputs["agentId"]
     assert group["agentVersion"] == "DRAFT"
     assert group["actionGroupExecutor"] == {
@@ -62,6 +63,19 @@ def test_action_group_runs_the_lambda_with_the_schema_generated_from_its_code(de
             p["mapBlockKey"]: {"type": p["type"], "description": p["description"], "required": p["required"]}
             for p in function["parameters"]
         } == definition["parameters"]
+
+
+def test_client_tools_are_returned_to_the_caller_with_their_generated_schema(dev: ProgramRun) -> None:
+    group = dev.one(ACTION_GROUP, "agent-client-tools").inputs
+    assert group["actionGroupName"] == CLIENT_ACTION_GROUP
+    assert group["actionGroupExecutor"] == {"customControl": "RETURN_CONTROL"}
+    deployed = group["functionSchema"]["memberFunctions"]["functions"]
+    assert [f["name"] for f in deployed] == [d["name"] for d in function_schema(CLIENT_TOOLS)]
+    # Only the Lambda action group gets an invoke permission.
+    assert [p.name for p in dev.of_type(PERMISSION) if p.inputs["principal"] == "bedrock.amazonaws.com"] == [
+        "agent-tools-invoke"
+    ]
+    assert dev.one(ACTION_GROUP, "agent-client-tools").urn in dev.one(ALIAS).dependencies
 
 
 def test_invoker_may_only_invoke_the_live_alias(dev: ProgramRun) -> None:
@@ -232,10 +246,10 @@ def test_unrelated_changes_keep_the_alias(program: RunProgram) -> None:
 def test_alias_is_created_after_the_agent_and_its_action_group(dev: ProgramRun) -> None:
     alias = dev.one(ALIAS)
     assert dev.one(AGENT).urn in alias.dependencies
-    assert dev.one(ACTION_GROUP).urn in alias.dependencies
+    assert dev.one(ACTION_GROUP, "agent-tools").urn in alias.dependencies
     assert alias.inputs["agentId"] == dev.one(AGENT).outputs["agentId"]
     assert dev.one(AGENT).inputs["prepareAgent"] is True
-    assert dev.one(ACTION_GROUP).inputs["prepareAgent"] is True
+    assert dev.one(ACTION_GROUP, "agent-tools").inputs["prepareAgent"] is True
 
 
 def test_agent_endpoint_admits_only_the_invoker_calling_the_alias(dev: ProgramRun) -> None:
