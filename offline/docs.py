@@ -67,10 +67,9 @@ def block(text: str, name: str) -> str:
 def refresh(text: str) -> str:
     for name, generate in GENERATORS.items():
         block(text, name)  # fails clearly when the markers are missing
-        start, end = f"<!-- {name}:start -->\n", f"\n<!-- {name}:end -->"
-        head, _, rest = text.partition(start)
-        _, _, tail = rest.partition(end)
-        text = f"{head}{start}{generate()}{end}{tail}"
+        pattern = re.compile(rf"(<!-- {name}:start -->\n).*?\n?(<!-- {name}:end -->)", re.DOTALL)
+        content = generate()
+        text = pattern.sub(lambda match: f"{match.group(1)}{content}\n{match.group(2)}", text, count=1)
     return text
 
 

@@ -20,3 +20,14 @@ def test_every_setting_is_documented_with_its_default() -> None:
     assert '| `interfaceEndpoints` | array | `["bedrock-agent-runtime", "logs"]` |' in table
     assert "| `powertoolsLayerArn` | string | (required, per stack) |" in table
     assert "| `agentGuardrailId` | string | (unset) |" in table
+
+
+def test_refresh_keeps_everything_around_a_block_even_when_it_was_empty(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import offline.docs as docs
+
+    monkeypatch.setattr(docs, "GENERATORS", {"t": lambda: "| a |"})
+    for inner in ("", "old\n"):
+        text = f"head\n<!-- t:start -->\n{inner}<!-- t:end -->\n## Tail\nmore\n"
+        assert docs.refresh(text) == "head\n<!-- t:start -->\n| a |\n<!-- t:end -->\n## Tail\nmore\n"
