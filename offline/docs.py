@@ -68,8 +68,9 @@ def refresh(text: str) -> str:
     for name, generate in GENERATORS.items():
         block(text, name)  # fails clearly when the markers are missing
         pattern = re.compile(rf"(<!-- {name}:start -->\n).*?\n?(<!-- {name}:end -->)", re.DOTALL)
-        content = generate()
-        text = pattern.sub(lambda match: f"{match.group(1)}{content}\n{match.group(2)}", text, count=1)
+        match = pattern.search(text)
+        assert match is not None
+        text = f"{text[: match.end(1)]}{generate()}\n{text[match.start(2) :]}"
     return text
 
 
