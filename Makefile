@@ -26,5 +26,8 @@ unit: $(STAMP)
 preview: $(STAMP)
 	$(PY) -m offline preview --stack $(STACK)$(if $(JSON), --json $(JSON))
 
+bench: $(STAMP)
+	$(PY) -m bench
+
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from offline.analyzer import DEFAULT_PACK_DIR, PolicyAnalyzer
+from offline.cost import preview_json, preview_lines
 from offline.engine import REPO_ROOT, STACK_TYPE, ProgramError, ProgramRun, run_program
 from offline.model import PolicyReport, ResourceSnapshot
 
@@ -125,6 +126,7 @@ def render(result: PreviewResult) -> str:
     lines += render_tree(run)
     lines += ["", *render_outputs(run.outputs), ""]
     lines += render_report(result.report, run)
+    lines += ["", *preview_lines(run)]
     lines += [
         "",
         "Resources:",
@@ -150,6 +152,7 @@ def to_json(result: PreviewResult) -> dict[str, Any]:
             "rules": [asdict(policy) for policy in report.policies],
             "violations": [asdict(violation) for violation in report.violations],
         },
+        "cost": preview_json(run),
     }
 
 

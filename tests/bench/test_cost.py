@@ -1,0 +1,236 @@
+"""The idle cost model on the real dev and prod programs, its edge cases, and its rendering."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from offline.cost import (
+    TIMES,
+    CostEstimate,
+    cost_to_json,
+    load_prices,
+    model_price_key,
+    monthly_fixed_cost,
+    render_cost,
+)
+from offline.engine import ProgramRun, run_program
+from offline.model import PolicyReport, ResourceSnapshot
+from offline.preview import PreviewResult, render, to_json
+
+PRICES = load_prices()
+ENI_HOUR = PRICES["vpc.interface_endpoint.eni_hour"].usd
+KEY_MONTH = PRICES["kms.customer_key_month"].usd
+
+
+@pytest.fixture(scope="module")
+def runs() -> dict[str, ProgramRun]:
+    return {stack: run_program(stack) for stack in ("dev", "prod")}
+
+
+def estimate_of(run: ProgramRun) -> CostEstimate:
+    return monthly_fixed_cost(run, PRICES)
+
+
+def items(estimate: CostEstimate) -> list[tuple[str, float, str, float | None, float | None]]:
+    return [
+        (item.description, item.quantity, item.unit, item.unit_price, item.monthly_usd)
+        for item in estimate.items
+    ]
+
+
+def test_dev_two_azs_two_endpoints_and_one_key(runs: dict[str, ProgramRun]) -> None:
+    estimate = estimate_of(runs["dev"])
+
+    # 2 endpoints x 2 AZs = 4 endpoint ENIs, each billed 730 h; one customer managed key.
+    assert items(estimate) == [
+        ("Interface endpoint bedrock-agent-runtime", 2 * 730, "ENI-hour", ENI_HOUR, 14.6),
+        ("Interface endpoint logs", 2 * 730, "ENI-hour", ENI_HOUR, 14.6),
+        ("KMS key logs-key", 1, "key-month", KEY_MONTH, 1.0),
+    ]
+    assert sum(item.quantity for item in estimate.items if item.unit == "ENI-hour") == 4 * 730
+    assert estimate.monthly_usd == pytest.approx(4 * 730 * ENI_HOUR + KEY_MONTH) == 30.2
+    assert estimate.hours_per_month == 730
+    assert estimate.complete, estimate.warnings
+
+
+def test_prod_three_azs(runs: dict[str, ProgramRun]) -> None:
+    estimate = estimate_of(runs["prod"])
+
+    assert items(estimate) == [
+        ("Interface endpoint bedrock-agent-runtime", 3 * 730, "ENI-hour", ENI_HOUR, 21.9),
+        ("Interface endpoint logs", 3 * 730, "ENI-hour", ENI_HOUR, 21.9),
+        ("KMS key logs-key", 1, "key-month", KEY_MONTH, 1.0),
+    ]
+    assert estimate.monthly_usd == 44.8
+
+
+def test_counts_follow_the_program_config() -> None:
+    run = run_program("dev", {"azCount": 1, "interfaceEndpoints": ["bedrock-agent-runtime", "logs", "sts"]})
+    estimate = estimate_of(run)
+
+    assert [(i.description, i.basis) for i in estimate.items if i.unit == "ENI-hour"] == [
+        ("Interface endpoint bedrock-agent-runtime", f"1 ENI (1 per AZ) {TIMES} 730 h"),
+        ("Interface endpoint logs", f"1 ENI (1 per AZ) {TIMES} 730 h"),
+        ("Interface endpoint sts", f"1 ENI (1 per AZ) {TIMES} 730 h"),
+    ]
+    assert estimate.monthly_usd == round(3 * 730 * ENI_HOUR + KEY_MONTH, 2) == 22.9
+
+
+def test_everything_else_the_program_creates_is_free_when_idle(runs: dict[str, ProgramRun]) -> None:
+    estimate = estimate_of(runs["dev"])
+    free = {entry.category: entry.count for entry in estimate.idle_free}
+
+    # Every resource type of the real program is assessed (a new hourly resource would show up here).
+    assert estimate.warnings == ()
+    custom = [r for r in runs["dev"].resources if r.custom]
+    priced = sum(len(item.resources) for item in estimate.items)
+    assert priced + sum(free.values()) == len(custom)
+    assert free["log-groups"] == 4
+    assert free["functions"] == 2
+    assert free["agent"] >= 3
+
+
+def test_rendered_section_lists_items_free_resources_and_formulas(runs: dict[str, ProgramRun]) -> None:
+    lines = render_cost(estimate_of(runs["dev"]))
+
+    assert lines[0] == "Estimated fixed monthly cost (idle): $30.20"
+    assert "730 h/month" in lines[1]
+    assert "read 2026-11-21" in lines[1]
+    assert (
+        f"    + $14.60  Interface endpoint logs: 2 ENIs (1 per AZ) {TIMES} 730 h "
+        f"{TIMES} $0.01/ENI-hour [third-party]" in lines
+    )
+    assert any(
+        line.startswith(f"    +  $1.00  KMS key logs-key: 1 customer managed key {TIMES} $1.00/key-month")
+        for line in lines
+    )
+    assert (
+        "    +  $0.00  Lambda functions (2 resources): per request and GB-second (no provisioned concurrency)"
+        in lines
+    )
+    text = "\n".join(lines)
+    # Per-use prices as formulas with the numbers, read from the run (memory, model).
+    assert f"requests {TIMES} $3.50/1M" in text
+    assert f"{TIMES} 0.25 GB {TIMES} $0.0000133334/GB-s = $3.53 per 1M requests of 1 s" in text
+    assert f"GB processed {TIMES} $0.01/GB (2 endpoints" in text
+    assert (
+        f"(us.anthropic.claude-haiku-4-5-20251001-v1:0): input tokens {TIMES} $1.10/1M + "
+        f"output tokens {TIMES} $5.50/1M" in text
+    )
+    assert "[unverified]" in text  # numbers no source confirmed are marked, not passed off as exact
+
+
+@pytest.mark.parametrize(
+    ("configured", "expected"),
+    [
+        ("us.anthropic.claude-haiku-4-5-20251001-v1:0", ("anthropic.claude-haiku-4-5-20251001-v1:0", "geo")),
+        (
+            "global.anthropic.claude-haiku-4-5-20251001-v1:0",
+            ("anthropic.claude-haiku-4-5-20251001-v1:0", "global"),
+        ),
+        ("anthropic.claude-haiku-4-5-20251001-v1:0", ("anthropic.claude-haiku-4-5-20251001-v1:0", "geo")),
+        (
+            "arn:aws:bedrock:us-east-1:123456789012:inference-profile/eu.anthropic.claude-haiku-4-5-20251001-v1:0",
+            ("anthropic.claude-haiku-4-5-20251001-v1:0", "geo"),
+        ),
+        (
+            "arn:aws:bedrock:us-east-1::foundation-model/anthropic.claude-haiku-4-5-20251001-v1:0",
+            ("anthropic.claude-haiku-4-5-20251001-v1:0", "geo"),
+        ),
+    ],
+)
+def test_model_price_key(configured: str, expected: tuple[str, str]) -> None:
+    assert model_price_key(configured) == expected
+
+
+# --- edge cases on hand-built runs -----------------------------------------------------------------
+
+
+def snapshot(type_: str, name: str, **inputs: Any) -> ResourceSnapshot:
+    return ResourceSnapshot(urn=f"urn:pulumi:t::p::{type_}::{name}", type=type_, name=name, inputs=inputs)
+
+
+def hand_run(*resources: ResourceSnapshot, region: str = "us-east-1", **config: str) -> ProgramRun:
+    return ProgramRun("p", "t", {"aws:region": region, **config}, list(resources))
+
+
+def test_gateway_endpoints_are_free_and_unknown_subnets_fall_back_to_the_stack_subnets() -> None:
+    run = hand_run(
+        snapshot("aws:ec2/subnet:Subnet", "a"),
+        snapshot("aws:ec2/subnet:Subnet", "b"),
+        snapshot("aws:ec2/subnet:Subnet", "c"),
+        snapshot("aws:ec2/vpcEndpoint:VpcEndpoint", "s3", serviceName="com.amazonaws.us-east-1.s3"),
+        snapshot(
+            "aws:ec2/vpcEndpoint:VpcEndpoint",
+            "sts",
+            serviceName="com.amazonaws.us-east-1.sts",
+            vpcEndpointType="Interface",
+        ),
+    )
+    estimate = estimate_of(run)
+
+    assert items(estimate) == [("Interface endpoint sts", 3 * 730, "ENI-hour", ENI_HOUR, 21.9)]
+    assert estimate.items[0].basis == f"3 ENIs (assumed 1 per subnet of the stack) {TIMES} 730 h"
+
+
+def test_hourly_resources_without_a_price_are_flagged_not_guessed() -> None:
+    run = hand_run(
+        snapshot("aws:ec2/natGateway:NatGateway", "nat"),
+        snapshot("aws:apigateway/stage:Stage", "stage", cacheClusterEnabled=True),
+        snapshot("aws:sqs/queue:Queue", "queue"),
+        region="eu-west-1",
+    )
+    estimate = estimate_of(run)
+
+    assert [(i.description, i.unit_price, i.monthly_usd) for i in estimate.items] == [
+        ("NAT gateway (per hour and per GB processed)", None, None),
+        ("API Gateway cache cluster (per hour, by size)", None, None),
+    ]
+    assert estimate.monthly_usd == 0
+    assert not estimate.complete
+    assert any("eu-west-1" in warning for warning in estimate.warnings)
+    assert any("aws:sqs/queue:Queue" in warning for warning in estimate.warnings)
+    lines = render_cost(estimate)
+    assert "? " in lines[2] or "?  " in lines[2]
+    assert "price unverified" in lines[2]
+    assert any(line.startswith("    ! ") for line in lines)
+
+
+def test_json_form_carries_totals_and_line_items(runs: dict[str, ProgramRun]) -> None:
+    data = json.loads(json.dumps(cost_to_json(estimate_of(runs["dev"]))))
+
+    assert data["monthly_usd"] == 30.2
+    assert data["complete"] is True
+    assert data["hours_per_month"] == 730
+    assert [item["monthly_usd"] for item in data["items"]] == [14.6, 14.6, 1.0]
+    assert data["items"][0]["price_key"] == "vpc.interface_endpoint.eni_hour"
+
+
+def test_the_preview_prints_the_cost_under_the_policy_report(runs: dict[str, ProgramRun]) -> None:
+    result = PreviewResult(runs["dev"], PolicyReport("pack", "1.0.0", (), ()), 0.1)
+    lines = render(result).splitlines()
+
+    cost = lines.index("Estimated fixed monthly cost (idle): $30.20")
+    assert lines.index("Policies:") < cost < lines.index("Resources:")
+    assert to_json(result)["cost"]["monthly_usd"] == 30.2
+
+
+def test_global_profile_uses_the_global_rate() -> None:
+    run = hand_run(**{"p:agentFoundationModel": "global.anthropic.claude-haiku-4-5-20251001-v1:0"})
+    text = "\n".join(render_cost(estimate_of(run)))
+
+    assert (
+        f"input tokens {TIMES} $1.00/1M + output tokens {TIMES} $5.00/1M (global cross-region profile)"
+        in text
+    )
+
+
+def test_an_unknown_model_is_marked_unverified() -> None:
+    run = hand_run(**{"p:agentFoundationModel": "amazon.nova-pro-v1:0"})
+    (bedrock,) = [f for f in estimate_of(run).usage if f.name.startswith("Bedrock")]
+
+    assert bedrock.status == "unverified"
+    assert "not in offline/prices.json" in bedrock.formula
