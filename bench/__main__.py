@@ -219,17 +219,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         rows.append(Row("full test suite", "skipped", "", "", f"< {SUITE_TARGET_S:g} s", SKIP, "--quick"))
     else:
         progress(f"full test suite, {args.suite_runs} run(s)")
-        suites = [run_child(python("-m", "pytest", "-q")) for _ in range(args.suite_runs)]
+        suites = [run_child(python("-m", "pytest")) for _ in range(args.suite_runs)]
         raw["suite"] = [{"wall_s": s.wall_s, "rc": s.returncode, "tail": s.stdout[-300:]} for s in suites]
-        last = suites[-1].stdout.strip().splitlines()[-1] if suites[-1].stdout.strip() else ""
         rows.append(
             row(
-                "full test suite (python -m pytest -q)",
+                "full test suite (python -m pytest, as make unit)",
                 summarize([s.wall_s for s in suites]),
                 fmt_seconds,
                 limit=SUITE_TARGET_S,
                 target=f"< {SUITE_TARGET_S:g} s",
-                notes=f"exit {suites[-1].returncode}: {last.strip('= ')}",
+                notes=f"exit {suites[-1].returncode}: {pytest_summary(suites[-1].stdout)}",
             )
         )
 
@@ -262,6 +261,14 @@ def worker(*args: str) -> dict[str, Any]:
 def _check(done: ChildRun) -> None:
     if done.returncode != 0:
         raise SystemExit(f"{' '.join(done.argv)} failed (exit {done.returncode}):\n{done.stderr[-2000:]}")
+
+
+def pytest_summary(output: str) -> str:
+    """pytest's last line, e.g. "612 passed, 3 skipped in 31.02s"."""
+    for line in reversed(output.strip().splitlines()):
+        if any(word in line for word in (" passed", " failed", " error", " skipped")):
+            return line.strip("= ")
+    return "no summary line"
 
 
 def progress(message: str) -> None:
@@ -355,7 +362,8 @@ def machine_info() -> dict[str, Any]:
 
 def header(machine: dict[str, Any]) -> list[str]:
     dirty = " with uncommitted changes in the checkout" if machine["dirty"] else ""
-    busy = max(machine["load_start"], machine["load_end"]) > 0.5 * (machine["cpus"] or 1)
+    # The benchmark itself keeps about one CPU busy: the load before it started tells about the others.
+    busy = machine["load_start"] >= 0.5 * (machine["cpus"] or 1)
     return [
         f"Benchmarks — {machine['when']}, commit {machine['commit']}{dirty}",
         f"Machine: {machine['cpus']} CPUs ({machine['cpu_model']}), {machine['ram_gib']} GiB RAM, "

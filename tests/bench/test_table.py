@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from bench.__main__ import MINUS, choice_lines, judge_dev_cost
+from bench.__main__ import MINUS, choice_lines, judge_dev_cost, pytest_summary
 from bench.stats import summarize
 from bench.table import (
     EN_DASH,
@@ -104,3 +104,10 @@ def test_dev_cost_passes_when_every_cheaper_variant_breaks_a_mandatory_policy() 
     }
 
     assert judge_dev_cost(choices) == (PASS, "no cheaper variant passes the mandatory policies (see below)")
+
+
+def test_pytest_summary_is_the_last_result_line() -> None:
+    output = "bringing up nodes...\n....\n=========== 612 passed, 2 skipped in 31.02s ===========\n"
+
+    assert pytest_summary(output) == "612 passed, 2 skipped in 31.02s"
+    assert pytest_summary("") == "no summary line"
