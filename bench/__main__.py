@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from bench.proc import REPO_ROOT, ChildRun, python, run_child
-from bench.stats import summarize
+from bench.stats import summarize, summarize_iqr
 from bench.table import (
     EN_DASH,
     INFO,
@@ -42,6 +42,11 @@ IMPORT_TARGET_S = 0.3
 ARCHIVE_TARGET_BYTES = 64 * 1024
 HANDLER_MODULES = ("functions.invoker.handler", "functions.action_group.handler")
 MINUS = "\u2212"  # spelled out for the linter
+LEGEND = (
+    f"median and spread (min{EN_DASH}max) over n fresh processes or runs; the handler rows: median and "
+    "interquartile range of n paired rounds (the subject's and the reference's batches run back to back, "
+    "so a burst from another process shifts the spread, not the median). PASS/MISS judge the median."
+)
 IMPORT_SNIPPET = "import time; t = time.perf_counter(); import {module}; print(time.perf_counter() - t)"
 
 
@@ -50,7 +55,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="skip the full test suite")
     parser.add_argument("--runs", type=int, default=5, help="fresh processes per cold measurement (5)")
     parser.add_argument("--warm", type=int, default=5, help="warm program runs per process (5)")
-    parser.add_argument("--rounds", type=int, default=15, help="alternating rounds per handler comparison")
+    parser.add_argument("--rounds", type=int, default=31, help="alternating rounds per handler comparison")
     parser.add_argument("--import-runs", type=int, default=9, help="fresh processes per handler import (9)")
     parser.add_argument("--suite-runs", type=int, default=1, help="runs of the full test suite (1)")
     parser.add_argument("--stacks", default="dev,prod", help="stacks to preview and cost (dev,prod)")
@@ -130,35 +135,34 @@ def main(argv: Sequence[str] | None = None) -> int:
     raw["invoker"] = invoker
     for chunks, result in invoker.items():
         subject, reference = statistics.median(result["subject_s"]), statistics.median(result["reference_s"])
-        ratios = summarize(result["ratios"])
+        ratios = summarize_iqr(result["ratios"])
         at_target = chunks == "100"
-        ratio = result["ratio_of_medians"]
         rows.append(
             Row(
                 f"invoker warm per request, {chunks} chunk{'s' if chunks != '1' else ''}: "
                 "handler / reference",
-                fmt_ratio(ratio),
-                f"{fmt_ratio(ratios.low)}{EN_DASH}{fmt_ratio(ratios.high)}",
+                fmt_ratio(ratios.median),
+                f"{fmt_ratio(ratios.low)}{EN_DASH}{fmt_ratio(ratios.high)} (IQR)",
                 str(ratios.n),
                 f"≤ {fmt_ratio(INVOKER_TARGET_RATIO)}" if at_target else "",
-                (PASS if ratio <= INVOKER_TARGET_RATIO else MISS) if at_target else INFO,
-                f"handler {fmt_seconds(subject)} vs reference {fmt_seconds(reference)} "
-                f"(+{fmt_seconds(subject - reference)})",
+                (PASS if ratios.median <= INVOKER_TARGET_RATIO else MISS) if at_target else INFO,
+                f"handler {fmt_seconds(subject)} vs reference {fmt_seconds(reference)} per request "
+                f"(+{fmt_seconds(statistics.median(result['overheads_s']))})",
             )
         )
 
     progress(f"action-group handler vs the tool alone, {args.rounds} rounds")
     group = worker("action-group", "--rounds", str(args.rounds))["calculate"]
     raw["action_group"] = group
-    tool = statistics.median(group["reference_s"])
-    handler = summarize(group["subject_s"])
+    handler = summarize_iqr(group["subject_s"])
     rows.append(
-        row(
+        Row(
             "action-group warm per call (calculate)",
-            handler,
-            fmt_seconds,
-            notes=f"tool alone {fmt_seconds(tool)}; dispatch + response + log line "
-            f"+{fmt_seconds(handler.median - tool)}",
+            fmt_seconds(handler.median),
+            f"{fmt_seconds(handler.low)}{EN_DASH}{fmt_seconds(handler.high)} (IQR)",
+            str(handler.n),
+            notes=f"the tool alone {fmt_seconds(statistics.median(group['reference_s']))}; dispatch, "
+            f"response and log line +{fmt_seconds(statistics.median(group['overheads_s']))}",
         )
     )
 
@@ -238,6 +242,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     print()
     for line in render_table(rows):
         print(line)
+    print()
+    print(LEGEND)
     print()
     for line in details(costs, choices):
         print(line)

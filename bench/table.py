@@ -13,7 +13,7 @@ from bench.stats import Summary
 
 PASS, MISS, INFO, SKIP = "PASS", "MISS", "—", "SKIP"
 EN_DASH, TIMES = "\u2013", "\u00d7"  # spelled out for the linter
-COLUMNS = ("measurement", "median", f"spread (min{EN_DASH}max)", "n", "target", "result", "notes")
+COLUMNS = ("measurement", "median", "spread", "n", "target", "result", "notes")
 
 
 @dataclass(frozen=True)
