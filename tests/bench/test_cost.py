@@ -41,17 +41,17 @@ def items(estimate: CostEstimate) -> list[tuple[str, float, str, float | None, f
     ]
 
 
-def test_dev_two_azs_two_endpoints_and_one_key(runs: dict[str, ProgramRun]) -> None:
+def test_dev_one_az_two_endpoints_and_one_key(runs: dict[str, ProgramRun]) -> None:
     estimate = estimate_of(runs["dev"])
 
-    # 2 endpoints x 2 AZs = 4 endpoint ENIs, each billed 730 h; one customer managed key.
+    # 2 endpoints x 1 AZ = 2 endpoint ENIs, each billed 730 h; one customer managed key.
     assert items(estimate) == [
-        ("Interface endpoint bedrock-agent-runtime", 2 * 730, "ENI-hour", ENI_HOUR, 14.6),
-        ("Interface endpoint logs", 2 * 730, "ENI-hour", ENI_HOUR, 14.6),
+        ("Interface endpoint bedrock-agent-runtime", 730, "ENI-hour", ENI_HOUR, 7.3),
+        ("Interface endpoint logs", 730, "ENI-hour", ENI_HOUR, 7.3),
         ("KMS key logs-key", 1, "key-month", KEY_MONTH, 1.0),
     ]
-    assert sum(item.quantity for item in estimate.items if item.unit == "ENI-hour") == 4 * 730
-    assert estimate.monthly_usd == pytest.approx(4 * 730 * ENI_HOUR + KEY_MONTH) == 30.2
+    assert sum(item.quantity for item in estimate.items if item.unit == "ENI-hour") == 2 * 730
+    assert estimate.monthly_usd == pytest.approx(2 * 730 * ENI_HOUR + KEY_MONTH) == 15.6
     assert estimate.hours_per_month == 730
     assert estimate.complete, estimate.warnings
 
@@ -96,19 +96,19 @@ def test_everything_else_the_program_creates_is_free_when_idle(runs: dict[str, P
 def test_rendered_section_lists_items_free_resources_and_formulas(runs: dict[str, ProgramRun]) -> None:
     lines = render_cost(estimate_of(runs["dev"]))
 
-    assert lines[0] == "Estimated fixed monthly cost (idle): $30.20"
+    assert lines[0] == "Estimated fixed monthly cost (idle): $15.60"
     assert "730 h/month" in lines[1]
     assert "read 2026-11-21" in lines[1]
     assert (
-        f"    + $14.60  Interface endpoint logs: 2 ENIs (1 per AZ) {TIMES} 730 h "
+        f"    + $7.30  Interface endpoint logs: 1 ENI (1 per AZ) {TIMES} 730 h "
         f"{TIMES} $0.01/ENI-hour [third-party]" in lines
     )
     assert any(
-        line.startswith(f"    +  $1.00  KMS key logs-key: 1 customer managed key {TIMES} $1.00/key-month")
+        line.startswith(f"    + $1.00  KMS key logs-key: 1 customer managed key {TIMES} $1.00/key-month")
         for line in lines
     )
     assert (
-        "    +  $0.00  Lambda functions (2 resources): per request and GB-second (no provisioned concurrency)"
+        "    + $0.00  Lambda functions (2 resources): per request and GB-second (no provisioned concurrency)"
         in lines
     )
     text = "\n".join(lines)
@@ -202,10 +202,10 @@ def test_hourly_resources_without_a_price_are_flagged_not_guessed() -> None:
 def test_json_form_carries_totals_and_line_items(runs: dict[str, ProgramRun]) -> None:
     data = json.loads(json.dumps(cost_to_json(estimate_of(runs["dev"]))))
 
-    assert data["monthly_usd"] == 30.2
+    assert data["monthly_usd"] == 15.6
     assert data["complete"] is True
     assert data["hours_per_month"] == 730
-    assert [item["monthly_usd"] for item in data["items"]] == [14.6, 14.6, 1.0]
+    assert [item["monthly_usd"] for item in data["items"]] == [7.3, 7.3, 1.0]
     assert data["items"][0]["price_key"] == "vpc.interface_endpoint.eni_hour"
 
 
@@ -213,9 +213,9 @@ def test_the_preview_prints_the_cost_under_the_policy_report(runs: dict[str, Pro
     result = PreviewResult(runs["dev"], PolicyReport("pack", "1.0.0", (), ()), 0.1)
     lines = render(result).splitlines()
 
-    cost = lines.index("Estimated fixed monthly cost (idle): $30.20")
+    cost = lines.index("Estimated fixed monthly cost (idle): $15.60")
     assert lines.index("Policies:") < cost < lines.index("Resources:")
-    assert to_json(result)["cost"]["monthly_usd"] == 30.2
+    assert to_json(result)["cost"]["monthly_usd"] == 15.6
 
 
 def test_global_profile_uses_the_global_rate() -> None:

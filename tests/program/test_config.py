@@ -110,7 +110,7 @@ def test_every_problem_is_reported_at_once(program: RunProgram) -> None:
 def test_stack_file_overrides_project_defaults_like_the_cli() -> None:
     dev = resolve_stack_config("dev")
     assert dev["bedrock-vpc-agent:vpcCidr"] == "10.4.0.0/16"  # Pulumi.yaml default
-    assert dev["bedrock-vpc-agent:azCount"] == "2"  # Pulumi.dev.yaml
+    assert dev["bedrock-vpc-agent:azCount"] == "1"  # Pulumi.dev.yaml
     assert dev["bedrock-vpc-agent:interfaceEndpoints"] == '["bedrock-agent-runtime", "logs"]'
     assert dev["aws:region"] == "us-east-1"
     prod = resolve_stack_config("prod", {"azCount": 2})

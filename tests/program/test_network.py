@@ -51,7 +51,7 @@ def test_one_vpc_with_the_configured_block_and_dns_on(dev: ProgramRun) -> None:
 
 
 @pytest.mark.parametrize(
-    ("stack", "azs", "vpc_block"), [("dev", 2, "10.4.0.0/16"), ("prod", 3, "10.20.0.0/16")]
+    ("stack", "azs", "vpc_block"), [("dev", 1, "10.4.0.0/16"), ("prod", 3, "10.20.0.0/16")]
 )
 def test_one_private_subnet_per_distinct_az_disjoint_and_inside_the_vpc(
     program: RunProgram, stack: str, azs: int, vpc_block: str
