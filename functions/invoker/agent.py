@@ -385,17 +385,26 @@ def upstream_type(error: ClientError) -> str:
     return code[:1].upper() + code[1:]
 
 
+# Throttled after part of the answer was streamed: not retryable, since the turn may have run actions.
+INTERRUPTED_CODE: Final = "AGENT_INTERRUPTED"
+
+
 def classify(error: Exception, *, produced_output: bool, policy: RetryPolicy) -> Exception | None:
     """The exception to raise instead of ``error`` (``None``: not an agent failure, re-raise it)."""
     if isinstance(error, ClientError):  # call-raised, or EventStreamError from the stream
         kind = upstream_type(error)
         if kind in THROTTLING_ERRORS:
-            # Once the agent has streamed an answer part, replaying the turn could repeat actions.
-            return (
-                throttled_error(kind, policy.retry_after_s(1))
-                if produced_output
-                else RetryableThrottleError(kind)
-            )
+            # Once the agent has streamed an answer part, replaying the turn could repeat actions:
+            # answer with a code no client retries (502, no Retry-After) rather than a retryable 429.
+            if produced_output:
+                return ApiError(
+                    502,
+                    INTERRUPTED_CODE,
+                    "the agent was throttled after it had started answering; the turn was not retried "
+                    "because it may already have run actions: check before sending it again",
+                    upstream=kind,
+                )
+            return RetryableThrottleError(kind)
         spec = UPSTREAM_ERRORS.get(kind, UNKNOWN_UPSTREAM)
         message = spec.message
         if kind == "ValidationException":

@@ -274,7 +274,7 @@ stream_events = st.one_of(
 AGENT_CODES = (
     {spec.code for spec in agent.UPSTREAM_ERRORS.values()}
     | set(agent.THROTTLING_ERRORS.values())
-    | {agent.UNKNOWN_UPSTREAM.code, "AGENT_INCOMPLETE_RESPONSE"}
+    | {agent.UNKNOWN_UPSTREAM.code, agent.INTERRUPTED_CODE, "AGENT_INCOMPLETE_RESPONSE"}
 )
 
 
