@@ -134,26 +134,32 @@ class PrivateNetwork(pulumi.ComponentResource):
             # Rules are separate resources below; never inline rules here (the two fight each other).
             opts=self._child(),
         )
-        aws.vpc.SecurityGroupIngressRule(
-            f"{self._name}-shared-sg-https-in",
-            security_group_id=group.id,
-            referenced_security_group_id=group.id,
-            ip_protocol="tcp",
-            from_port=HTTPS_PORT,
-            to_port=HTTPS_PORT,
-            description="HTTPS from Lambdas to the interface endpoints (members of this group)",
-            opts=self._child(),
-        )
-        aws.vpc.SecurityGroupEgressRule(
-            f"{self._name}-shared-sg-https-out",
-            security_group_id=group.id,
-            referenced_security_group_id=group.id,
-            ip_protocol="tcp",
-            from_port=HTTPS_PORT,
-            to_port=HTTPS_PORT,
-            description="HTTPS to the interface endpoints (members of this group) only",
-            opts=self._child(),
-        )
+        # Both directions reference the group itself: members talk HTTPS to members, and nothing else.
+        rules: list[
+            tuple[type[aws.vpc.SecurityGroupIngressRule | aws.vpc.SecurityGroupEgressRule], str, str]
+        ] = [
+            (
+                aws.vpc.SecurityGroupIngressRule,
+                "in",
+                "HTTPS from Lambdas to the interface endpoints (members of this group)",
+            ),
+            (
+                aws.vpc.SecurityGroupEgressRule,
+                "out",
+                "HTTPS to the interface endpoints (members of this group) only",
+            ),
+        ]
+        for rule_type, direction, description in rules:
+            rule_type(
+                f"{self._name}-shared-sg-https-{direction}",
+                security_group_id=group.id,
+                referenced_security_group_id=group.id,
+                ip_protocol="tcp",
+                from_port=HTTPS_PORT,
+                to_port=HTTPS_PORT,
+                description=description,
+                opts=self._child(),
+            )
         return group
 
     def _create_flow_logs(self) -> aws.cloudwatch.LogGroup:
