@@ -12,18 +12,13 @@ from typing import Any
 import pulumi
 
 from client.tools import CLIENT_ACTION_GROUP, CLIENT_TOOLS
-from components.agent import ActionGroupSpec, BedrockAgent, BedrockAgentArgs
+from components.agent import AgentArgs, ToolGroup, create_agent
 from components.api import ChatApi, ChatApiArgs
 from components.config import load_config
 from components.context import AwsContext
 from components.endpoints import InterfaceEndpoints, InterfaceEndpointsArgs
 from components.function import VpcFunction, VpcFunctionArgs
-from components.function_schema import (
-    DEFAULT_MAX_FUNCTIONS,
-    function_schema,
-    function_schema_for_resolver,
-    pulumi_aws_function_schema,
-)
+from components.function_schema import DEFAULT_MAX_FUNCTIONS, function_schema, function_schema_for_resolver
 from components.logs import LogsKey, LogsKeyArgs
 from components.naming import Naming
 from components.network import PrivateNetwork, PrivateNetworkArgs, SubnetSpec
@@ -83,66 +78,55 @@ def vpc_function(role: str, description: str, **extra: Any) -> VpcFunction:
 
 
 # The agent's tools: each function schema is generated from the code that implements it. The
-# Lambda's tools run in the VPC; the client's tools run on the caller's machine (RETURN_CONTROL:
-# the API hands the call to the client, which answers in its next request). An agent allows
-# DEFAULT_MAX_FUNCTIONS across all its action groups.
+# Lambda's tools run in the VPC; the client's tools run on the caller's machine (the API hands the
+# call to the client, which answers in its next request). An agent allows DEFAULT_MAX_FUNCTIONS
+# across all its tool groups.
 action_group_function = vpc_function("action-group", "Tools the Bedrock agent calls")
-lambda_tools = function_schema_for_resolver(
-    action_group_tools, max_functions=DEFAULT_MAX_FUNCTIONS - len(CLIENT_TOOLS)
-)
-agent = BedrockAgent(
+agent = create_agent(
     "agent",
-    BedrockAgentArgs(
+    AgentArgs(
         context=context,
         settings=config.agent,
         agent_name=config.name_prefix,
-        action_groups=[
-            ActionGroupSpec(
+        tool_groups=[
+            ToolGroup(
                 name="tools",
                 description="Calculator, unit conversion and business-day arithmetic",
-                function_schema=pulumi_aws_function_schema(lambda_tools),
+                functions=function_schema_for_resolver(
+                    action_group_tools, max_functions=DEFAULT_MAX_FUNCTIONS - len(CLIENT_TOOLS)
+                ),
                 function_arn=action_group_function.arn,
                 executor_key=naming.function_name("action-group"),
             ),
-            ActionGroupSpec(
+            ToolGroup(
                 name=CLIENT_ACTION_GROUP,
                 description="Tools the API client fulfils on the user's machine (local time, confirmation)",
-                function_schema=pulumi_aws_function_schema(function_schema(CLIENT_TOOLS)),
+                functions=function_schema(CLIENT_TOOLS),
             ),
         ],
     ),
 )
 
-invoke_alias = {
-    "Sid": "InvokeTheLiveAliasOnly",
-    "Effect": "Allow",
-    "Action": "bedrock:InvokeAgent",
-    "Resource": agent.alias_arn,
-}
 # Lambda's timeout sits just above the API's integration timeout: the handler answers 504 itself
 # before API Gateway gives up, and is never killed mid-answer.
 invoker = vpc_function(
     "invoker",
-    "Turns API requests into InvokeAgent calls through the VPC endpoint",
+    f"Turns API requests into {agent.invoke_action} calls through the VPC endpoint",
     environment={
-        "AGENT_ID": agent.agent_id,
-        "AGENT_ALIAS_ID": agent.alias_id,
+        **agent.invoker_environment,
         "ALLOWED_ORIGINS": json.dumps(list(config.api.cors_allowed_origins)),
         "API_DEADLINE_MS": str(config.api.integration_timeout_ms),
     },
-    statements=[invoke_alias],
+    statements=agent.invoker_statements,
     timeout_seconds=config.api.integration_timeout_ms // 1000 + 1,
     reserved_concurrency=config.functions.invoker_reserved_concurrency,
 )
 
-# Endpoint policies: the agent endpoint carries only the invoker's InvokeAgent on the live alias; the
+# Endpoint policies: the agent's endpoint carries only the invoker calling this stack's agent; the
 # logs endpoint only writes to this stack's log groups, by principals of this account.
 endpoint_policies: dict[str, Any] = {}
-if "bedrock-agent-runtime" in config.interface_endpoints:
-    endpoint_policies["bedrock-agent-runtime"] = {
-        "Version": "2012-10-17",
-        "Statement": [{**invoke_alias, "Principal": {"AWS": invoker.role_arn}}],
-    }
+if agent.endpoint_service in config.interface_endpoints:
+    endpoint_policies[agent.endpoint_service] = agent.endpoint_policy(invoker.role_arn)
 if "logs" in config.interface_endpoints:
     endpoint_policies["logs"] = {
         "Version": "2012-10-17",
@@ -200,10 +184,8 @@ pulumi.export("endpointIds", endpoints.ids)
 pulumi.export("endpointDnsNames", endpoints.dns_names)
 pulumi.export("flowLogGroupName", network.flow_log_group.name)
 pulumi.export("logsKeyArn", logs_key.arn)
-pulumi.export("agentId", agent.agent_id)
-pulumi.export("agentAliasId", agent.alias_id)
-pulumi.export("agentAliasArn", agent.alias_arn)
-pulumi.export("agentDefinitionHash", agent.definition_hash)
+for output_name, value in agent.outputs.items():
+    pulumi.export(output_name, value)
 pulumi.export("invokerFunctionName", invoker.function_name)
 pulumi.export("actionGroupFunctionName", action_group_function.function_name)
 pulumi.export("invokerLogGroupName", invoker.log_group_name)

@@ -81,6 +81,9 @@ LOG_LEVELS: tuple[str, ...] = ("DEBUG", "INFO", "WARNING", "ERROR")
 # here so that the policy pack has something to reject in pull requests.
 API_AUTH_MODES: tuple[str, ...] = ("iam", "api-key", "none")
 
+# The agent backends (components/agent/): Bedrock Agents ("Agents Classic") and Bedrock AgentCore.
+AGENT_RUNTIMES: tuple[str, ...] = ("classic",)
+
 # Limits from the bedrock-agent API model (CreateAgent) in the pinned botocore.
 INSTRUCTION_LENGTH = (40, 4000)
 SESSION_TTL = (60, 5400)
@@ -127,6 +130,7 @@ class ConfigError(pulumi.RunError):
 
 @dataclass(frozen=True)
 class AgentSettings:
+    runtime: str  # one of AGENT_RUNTIMES
     foundation_model: str  # a model id, a (cross-region) inference profile id, or an ARN
     instruction: str
     idle_session_ttl_seconds: int
@@ -335,6 +339,7 @@ def _in_range(read: _Reader, name: str, value: T | None, low: T, high: T, unit: 
 
 def _read_agent(read: _Reader, region: str | None) -> AgentSettings | None:
     before = len(read.messages)
+    runtime = _one_of(read, "agentRuntime", AGENT_RUNTIMES)
     model = read.text("agentFoundationModel")
     if model is not None:
         _check_model(model, region, read)
@@ -361,9 +366,10 @@ def _read_agent(read: _Reader, region: str | None) -> AgentSettings | None:
         read.add(
             "agentKmsKeyArn", f"'{kms_key}' is not a KMS key ARN (arn:aws:kms:<region>:<account>:key/<id>)."
         )
-    if len(read.messages) > before or model is None or instruction is None or ttl is None:
+    if len(read.messages) > before or runtime is None or model is None or instruction is None or ttl is None:
         return None
     return AgentSettings(
+        runtime=runtime,
         foundation_model=model,
         instruction=instruction,
         idle_session_ttl_seconds=ttl,

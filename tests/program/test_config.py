@@ -45,6 +45,7 @@ def failure(program: RunProgram, **overrides: Any) -> str:
         ({"logRetentionDays": 0}, "is not a retention CloudWatch Logs accepts"),
         ({"flowLogTrafficType": "all"}, "'all' is not one of ALL, ACCEPT, REJECT"),
         ({"vpcCider": "10.4.0.0/16"}, "Did you mean 'vpcCidr'?"),
+        ({"agentRuntime": "agents"}, "agentRuntime: 'agents' is not one of classic"),
         ({"agentFoundationModel": "claude haiku"}, "is not a Bedrock model id"),
         ({"agentFoundationModel": "eu.anthropic.claude-haiku-4-5-20251001-v1:0"}, "'eu.' inference profile"),
         ({"agentInstruction": "Be helpful."}, "11 characters is out of range; use 40 to 4000 characters"),

@@ -20,15 +20,17 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Optional
 
 import pulumi
 import pulumi_aws as aws
 
+from components.agent.base import AgentArgs, ToolGroup
 from components.config import AgentSettings
 from components.context import AwsContext
+from components.function_schema import pulumi_aws_function_schema
 
 if TYPE_CHECKING:
     from pulumi_aws.bedrock import AgentAgentActionGroupFunctionSchemaArgsDict
@@ -48,13 +50,15 @@ class ActionGroupSpec:
     executor_key: str = "RETURN_CONTROL"
 
 
-@dataclass
-class BedrockAgentArgs:
-    context: AwsContext
-    settings: AgentSettings
-    agent_name: str
-    action_groups: Sequence[ActionGroupSpec]
-    alias_prefix: str = "live"
+def action_group_spec(group: ToolGroup) -> ActionGroupSpec:
+    """A tool group as a Bedrock action group (Lambda executor, or RETURN_CONTROL without one)."""
+    return ActionGroupSpec(
+        name=group.name,
+        description=group.description,
+        function_schema=pulumi_aws_function_schema(group.functions),
+        function_arn=group.function_arn,
+        executor_key=group.executor_key,
+    )
 
 
 @dataclass(frozen=True)
@@ -66,6 +70,11 @@ class ModelAccess:
 
 
 class BedrockAgent(pulumi.ComponentResource):
+    """The Classic agent (an `AgentRuntime`): the invoker calls InvokeAgent on the live alias."""
+
+    invoke_action = "InvokeAgent"
+    endpoint_service = "bedrock-agent-runtime"
+    alias_prefix = "live"
     role: aws.iam.Role
     agent: aws.bedrock.AgentAgent
     alias: aws.bedrock.AgentAgentAlias
@@ -76,12 +85,11 @@ class BedrockAgent(pulumi.ComponentResource):
     alias_arn: pulumi.Output[str]
     alias_version: pulumi.Output[str]
 
-    def __init__(
-        self, name: str, args: BedrockAgentArgs, opts: Optional[pulumi.ResourceOptions] = None
-    ) -> None:
+    def __init__(self, name: str, args: AgentArgs, opts: Optional[pulumi.ResourceOptions] = None) -> None:
         super().__init__("bedrock-vpc-agent:index:BedrockAgent", name, None, opts)
         self._name = name
         self._args = args
+        action_groups = [action_group_spec(group) for group in args.tool_groups]
         access = resolve_model_access(args.context, args.settings)
 
         self.role, role_policy = self._create_role(access)
@@ -98,12 +106,12 @@ class BedrockAgent(pulumi.ComponentResource):
             prepare_agent=True,
             opts=pulumi.ResourceOptions(parent=self, depends_on=[role_policy]),
         )
-        groups = [self._create_action_group(spec) for spec in args.action_groups]
-        self.definition_hash = definition_hash(args.settings, args.action_groups)
+        groups = [self._create_action_group(spec) for spec in action_groups]
+        self.definition_hash = definition_hash(args.settings, action_groups)
         self.alias = aws.bedrock.AgentAgentAlias(
             f"{name}-alias",
             agent_id=self.agent.agent_id,
-            agent_alias_name=f"{args.alias_prefix}-{self.definition_hash}",
+            agent_alias_name=f"{self.alias_prefix}-{self.definition_hash}",
             description=f"Serves the agent definition {self.definition_hash}",
             opts=pulumi.ResourceOptions(
                 parent=self,
@@ -127,6 +135,39 @@ class BedrockAgent(pulumi.ComponentResource):
                 "definition_hash": self.definition_hash,
             }
         )
+
+    # --- AgentRuntime ---
+    @property
+    def invoker_environment(self) -> Mapping[str, pulumi.Input[str]]:
+        return {"AGENT_ID": self.agent_id, "AGENT_ALIAS_ID": self.alias_id}
+
+    @property
+    def invoker_statements(self) -> Sequence[Mapping[str, Any]]:
+        return [self._invoke_alias_statement()]
+
+    def endpoint_policy(self, invoker_role_arn: pulumi.Input[str]) -> dict[str, Any]:
+        """The agent endpoint carries only the invoker's InvokeAgent on the live alias."""
+        return {
+            "Version": "2012-10-17",
+            "Statement": [{**self._invoke_alias_statement(), "Principal": {"AWS": invoker_role_arn}}],
+        }
+
+    @property
+    def outputs(self) -> Mapping[str, pulumi.Input[Any]]:
+        return {
+            "agentId": self.agent_id,
+            "agentAliasId": self.alias_id,
+            "agentAliasArn": self.alias_arn,
+            "agentDefinitionHash": self.definition_hash,
+        }
+
+    def _invoke_alias_statement(self) -> dict[str, Any]:
+        return {
+            "Sid": "InvokeTheLiveAliasOnly",
+            "Effect": "Allow",
+            "Action": "bedrock:InvokeAgent",
+            "Resource": self.alias_arn,
+        }
 
     def _guardrail(self) -> list[aws.bedrock.AgentAgentGuardrailConfigurationArgsDict] | None:
         settings = self._args.settings
