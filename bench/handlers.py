@@ -1,6 +1,6 @@
 """Warm per-request cost of the two Lambda handlers, measured against minimal references.
 
-The invoker: the real handler (Powertools logger, validation, `agent.invoke`, the JSON envelope and
+The invoker: the real handler (Powertools logger, validation, the Classic backend, the JSON envelope and
 the summary log line) against a reference that only calls InvokeAgent and joins the chunks. Both use
 the SAME real botocore `bedrock-agent-runtime` client (the function's own `create_client`: SigV4
 signing, rest-json serialisation, event-stream parsing) whose `before-send` hook answers with
@@ -86,7 +86,7 @@ def _stub_client(pieces: list[bytes]) -> Any:
     import boto3
     from botocore.awsrequest import AWSResponse
 
-    from functions.invoker.agent import create_client
+    from functions.invoker.classic import create_client
 
     session = boto3.session.Session(
         aws_access_key_id="AKIDEXAMPLE",

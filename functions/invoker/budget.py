@@ -1,4 +1,4 @@
-"""Time budget and retry policy: one deadline per request, full-jitter exponential backoff.
+"""Time budget and retries: one deadline per request, full-jitter exponential backoff of throttling.
 
 All time comes from an injected monotonic ``clock`` (seconds) so tests never sleep for real.
 """
@@ -6,9 +6,12 @@ All time comes from an injected monotonic ``clock`` (seconds) so tests never sle
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Final
+
+from functions.invoker.errors import ApiError
+from functions.invoker.events import Event, StreamStats
 
 # Time kept back from both deadlines for serialising the response, logging and API Gateway's own
 # round trip: answering at 28 s of a 29 s integration timeout still reaches the client as our JSON.
@@ -69,3 +72,56 @@ class RetryPolicy:
     def retry_after_s(self, retry: int) -> int:
         """``Retry-After`` for the client once we give up: the next ceiling, whole seconds, >= 1."""
         return max(1, math.ceil(self.ceiling(retry)))
+
+
+@dataclass(frozen=True)
+class Retrying:
+    """How a backend retries throttling: the policy, and injectable time and randomness."""
+
+    policy: RetryPolicy
+    sleep: Callable[[float], None]
+    rand: Callable[[], float]
+    on_retry: Callable[[int, float, str], None] = lambda retry, delay, upstream: None
+
+
+class RetryableThrottleError(Exception):
+    """A throttling error that may still be retried (the attempt produced no answer yet)."""
+
+    def __init__(self, upstream: str) -> None:
+        super().__init__(upstream)
+        self.upstream = upstream
+
+
+def deadline_exceeded() -> ApiError:
+    return ApiError(504, "DEADLINE_EXCEEDED", "the agent did not answer within the time budget")
+
+
+def with_retries(
+    attempt: Callable[[], Iterator[Event]],
+    deadline: Deadline,
+    retrying: Retrying,
+    stats: StreamStats,
+    throttled_error: Callable[[str, int], ApiError],
+) -> Iterator[Event]:
+    """Run ``attempt`` until it finishes, retrying ``RetryableThrottleError`` with full jitter.
+
+    An attempt only starts with ``policy.min_attempt_s`` of budget left; once retries or the budget
+    run out, ``throttled_error(upstream, retry_after_s)`` is raised.
+    """
+    policy = retrying.policy
+    retry = 0
+    while True:
+        if deadline.remaining() < policy.min_attempt_s:
+            raise deadline_exceeded()
+        stats.attempts += 1
+        try:
+            yield from attempt()
+            return
+        except RetryableThrottleError as throttled:
+            stats.throttled += 1
+            retry += 1
+            delay = policy.delay(retry, retrying.rand)
+            if stats.attempts >= policy.max_attempts or deadline.remaining() - delay < policy.min_attempt_s:
+                raise throttled_error(throttled.upstream, policy.retry_after_s(retry)) from throttled
+            retrying.on_retry(retry, delay, throttled.upstream)
+            retrying.sleep(delay)

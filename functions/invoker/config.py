@@ -6,6 +6,7 @@
 | ``AGENT_ALIAS_ID`` | yes | the agent alias id (``^[0-9a-zA-Z]{1,10}$``) |
 | ``ALLOWED_ORIGINS`` | no | JSON array of exact origins (``https://app.example.com``), default ``[]`` |
 | ``API_DEADLINE_MS`` | no | API Gateway integration timeout in ms, default 29000 (2000..900000) |
+| ``AGENT_BACKEND`` | no | the agent service: ``classic`` (Bedrock Agents, the default) |
 | ``POWERTOOLS_SERVICE_NAME`` | no | the ``service`` key of every log line (read by Powertools) |
 
 Settings are read on every invocation (cheap: a few dict lookups and one small ``json.loads``), so
@@ -26,6 +27,8 @@ from functions.invoker.errors import ConfigError
 DEFAULT_API_DEADLINE_MS: Final = 29_000
 MIN_API_DEADLINE_MS: Final = 2_000
 MAX_API_DEADLINE_MS: Final = 900_000
+DEFAULT_AGENT_BACKEND: Final = "classic"
+AGENT_BACKENDS: Final = ("classic",)  # the names functions.invoker.backend.BACKENDS implements
 
 _RESOURCE_ID = re.compile(r"[0-9a-zA-Z]{1,10}")
 # scheme://host[:port], no path, no trailing slash; "*" and "null" are rejected on purpose.
@@ -40,6 +43,7 @@ class Settings:
     agent_alias_id: str
     allowed_origins: frozenset[str]
     api_deadline_ms: int
+    backend: str = DEFAULT_AGENT_BACKEND
 
 
 def load_settings(environ: Mapping[str, str]) -> Settings:
@@ -49,7 +53,17 @@ def load_settings(environ: Mapping[str, str]) -> Settings:
         agent_alias_id=_resource_id(environ, "AGENT_ALIAS_ID"),
         allowed_origins=_allowed_origins(environ.get("ALLOWED_ORIGINS")),
         api_deadline_ms=_deadline_ms(environ.get("API_DEADLINE_MS")),
+        backend=_backend(environ.get("AGENT_BACKEND")),
     )
+
+
+def _backend(raw: str | None) -> str:
+    if raw is None or not raw.strip():
+        return DEFAULT_AGENT_BACKEND
+    value = raw.strip()
+    if value not in AGENT_BACKENDS:
+        raise ConfigError(f"AGENT_BACKEND must be one of {', '.join(AGENT_BACKENDS)}")
+    return value
 
 
 def _resource_id(environ: Mapping[str, str], name: str) -> str:

@@ -1,7 +1,8 @@
 """Lambda entry point ``functions.invoker.handler.handler``: API Gateway (REST proxy) -> InvokeAgent.
 
 Routes: ``POST /chat``, ``DELETE /chat/{sessionId}``, ``OPTIONS`` on both (see docs/api.md).
-The handler is thin: ``process`` parses, validates, calls ``agent.invoke`` and always answers with a
+The handler is thin: ``process`` parses, validates, runs the turn through the configured
+``AgentBackend`` (``backend.backend_from_settings``), collects its events and always answers with a
 JSON envelope; one structured log line per request carries sizes, counts, latency and token usage,
 never prompt, completion or citation text.
 """
@@ -21,10 +22,11 @@ from aws_lambda_powertools import Logger
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from functions.invoker import agent, apigw
-from functions.invoker.budget import SAFETY_MARGIN_MS, RetryPolicy, request_deadline
+from functions.invoker import apigw, backend
+from functions.invoker.budget import SAFETY_MARGIN_MS, Retrying, RetryPolicy, request_deadline
 from functions.invoker.config import Settings, load_settings
 from functions.invoker.errors import ApiError, ConfigError
+from functions.invoker.events import StreamStats, collect
 from functions.invoker.validation import parse_chat_request, parse_json_object, validate_session_id
 
 logger = Logger()
@@ -39,7 +41,7 @@ for _name in ("botocore", "boto3", "urllib3"):
 class Runtime:
     """Everything the handler needs from the outside world, injectable for tests."""
 
-    client: Callable[[Settings], agent.AgentRuntime]
+    client: Callable[[Settings], Any]  # the boto3 client of the configured backend
     clock: Callable[[], float] = time.monotonic
     sleep: Callable[[float], None] = time.sleep
     rand: Callable[[], float] = random.random
@@ -47,14 +49,16 @@ class Runtime:
     policy: RetryPolicy = field(default_factory=RetryPolicy)
 
 
-_client: agent.AgentRuntime | None = None
+_client: Any = None
 
 
-def _shared_client(settings: Settings) -> agent.AgentRuntime:
+def _shared_client(settings: Settings) -> Any:
     """One client per execution environment, created on first use and reused afterwards."""
     global _client  # the reuse across invocations is the point
     if _client is None:
-        _client = agent.create_client(read_timeout_s=(settings.api_deadline_ms - SAFETY_MARGIN_MS) / 1000)
+        _client = backend.create_client(
+            settings, read_timeout_s=(settings.api_deadline_ms - SAFETY_MARGIN_MS) / 1000
+        )
     return _client
 
 
@@ -75,7 +79,7 @@ class RequestLog:
     response_bytes: int = 0
     latency_ms: int = 0
     trace_enabled: bool = False
-    stats: agent.StreamStats = field(default_factory=agent.StreamStats)
+    stats: StreamStats = field(default_factory=StreamStats)
 
 
 @logger.inject_lambda_context(
@@ -145,22 +149,15 @@ def _route(
             extra={"retry": retry, "delay_ms": round(delay * 1000), "upstream": upstream},
         )
 
-    def call(params: dict[str, Any]) -> agent.AgentReply:
-        return agent.invoke(
-            runtime.client(settings),
-            params,
-            deadline,
-            policy=runtime.policy,
-            sleep=runtime.sleep,
-            rand=runtime.rand,
-            stats=log.stats,
-            on_retry=on_retry,
-        )
+    def agent() -> backend.AgentBackend:
+        """Built once the request is valid: the first one creates the environment's client."""
+        retrying = Retrying(runtime.policy, runtime.sleep, runtime.rand, on_retry)
+        return backend.backend_from_settings(settings, runtime.client(settings), retrying)
 
     if request.route == apigw.ROUTE_SESSION:
         session_id = validate_session_id(request.session_id_param, "path parameter sessionId")
         _set_session(log, session_id)
-        call(agent.end_session_params(settings, session_id))
+        agent().end_session(session_id, deadline, log.stats)
         return apigw.empty_response(204, cors)
 
     apigw.require_json_content(request.headers)
@@ -170,7 +167,7 @@ def _route(
     session_id = chat.session_id or runtime.new_session_id()
     _set_session(log, session_id)
     log.trace_enabled = chat.enable_trace
-    reply = call(agent.chat_params(settings, session_id, chat))
+    reply = collect(agent().converse(session_id, chat, deadline, log.stats))
     if not reply.answered:
         raise ApiError(502, "AGENT_INCOMPLETE_RESPONSE", "the agent's response ended without an answer")
     payload: dict[str, Any] = {

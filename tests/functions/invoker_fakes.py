@@ -24,7 +24,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.awsrequest import AWSPreparedRequest, AWSResponse
 
 from functions.invoker import handler as handler_module
-from functions.invoker.agent import create_client
+from functions.invoker.classic import create_client
 
 AGENT_ID = "AGENT12345"
 ALIAS_ID = "ALIAS12345"

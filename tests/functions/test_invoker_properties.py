@@ -16,7 +16,7 @@ import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-from functions.invoker import agent
+from functions.invoker import classic as agent
 from tests.functions import eventstream as es
 from tests.functions.invoker_fakes import API_REQUEST_ID, ORIGIN, Harness, api_event, make_harness
 

@@ -13,10 +13,10 @@ from botocore.eventstream import ChecksumMismatch, EventStreamBuffer
 from botocore.exceptions import ClientError, EventStreamError
 from botocore.session import get_session
 
-from functions.invoker import agent, apigw
+from functions.invoker import apigw, backend, classic
 from functions.invoker import handler as handler_module
 from functions.invoker.budget import Deadline, RetryPolicy, request_deadline
-from functions.invoker.config import Settings, load_settings
+from functions.invoker.config import AGENT_BACKENDS, Settings, load_settings
 from functions.invoker.errors import ConfigError
 from tests.functions import eventstream as es
 from tests.functions.invoker_fakes import BASE_ENV, BOTO_SESSION, FakeClock
@@ -59,7 +59,7 @@ def test_encoder_crcs_are_checked_by_botocore() -> None:
 
 
 def test_client_config_leaves_retries_to_the_handler() -> None:
-    client: Any = agent.create_client(read_timeout_s=28.0, session=BOTO_SESSION)
+    client: Any = classic.create_client(read_timeout_s=28.0, session=BOTO_SESSION)
 
     config = client.meta.config
     assert config.retries == {"total_max_attempts": 1, "mode": "standard"}
@@ -79,7 +79,7 @@ def test_the_shared_client_is_created_once_with_the_api_budget_as_read_timeout(
         return sentinel
 
     monkeypatch.setattr(handler_module, "_client", None)
-    monkeypatch.setattr(agent, "create_client", fake_create)
+    monkeypatch.setattr(classic.ClassicBackend, "create_client", staticmethod(fake_create))
     settings = Settings("AGENT12345", "ALIAS12345", frozenset(), 29_000)
 
     first = handler_module._shared_client(settings)
@@ -88,6 +88,16 @@ def test_the_shared_client_is_created_once_with_the_api_budget_as_read_timeout(
     assert first is sentinel
     assert second is sentinel
     assert created == [28.0]
+
+
+def test_every_configurable_backend_is_implemented() -> None:
+    assert set(backend.BACKENDS) == set(AGENT_BACKENDS)
+
+
+def test_an_unknown_backend_is_a_configuration_error() -> None:
+    with pytest.raises(ConfigError, match="AGENT_BACKEND must be one of classic"):
+        load_settings({**BASE_ENV, "AGENT_BACKEND": "bedrock"})
+    assert load_settings({**BASE_ENV, "AGENT_BACKEND": " classic "}).backend == "classic"
 
 
 def test_importing_the_handler_creates_no_client_and_skips_boto3() -> None:
@@ -240,7 +250,7 @@ def test_every_reference_location_becomes_type_and_uri(
 ) -> None:
     citation = {"retrievedReferences": [{"content": {"text": "excerpt"}, "location": location}]}
 
-    assert agent.normalize_citation(citation) == {"text": "", "span": None, "references": [expected]}
+    assert classic.normalize_citation(citation) == {"text": "", "span": None, "references": [expected]}
 
 
 def test_unknown_return_control_members_are_skipped() -> None:
@@ -252,7 +262,7 @@ def test_unknown_return_control_members_are_skipped() -> None:
         ],
     }
 
-    assert agent.normalize_return_control(payload) == {
+    assert classic.normalize_return_control(payload) == {
         "invocationId": "inv-9",
         "invocationInputs": [{"actionGroup": "g", "function": None, "parameters": []}],
     }
@@ -262,8 +272,8 @@ def test_upstream_error_type_is_normalised_from_both_spellings() -> None:
     raised = ClientError({"Error": {"Code": "ThrottlingException", "Message": "x"}}, "InvokeAgent")
     streamed = EventStreamError({"Error": {"Code": "throttlingException", "Message": "x"}}, "InvokeAgent")
 
-    assert agent.upstream_type(raised) == agent.upstream_type(streamed) == "ThrottlingException"
-    assert set(agent.THROTTLING_ERRORS) | set(agent.UPSTREAM_ERRORS) == _modeled_invoke_agent_errors()
+    assert classic.upstream_type(raised) == classic.upstream_type(streamed) == "ThrottlingException"
+    assert set(classic.THROTTLING_ERRORS) | set(classic.UPSTREAM_ERRORS) == _modeled_invoke_agent_errors()
 
 
 def _modeled_invoke_agent_errors() -> set[str]:

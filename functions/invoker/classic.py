@@ -1,16 +1,18 @@
-"""InvokeAgent: request parameters, the response event stream, error mapping and throttling retries.
+"""The Classic backend (Bedrock Agents ``InvokeAgent``): request parameters, the response event stream
+as ``events``, error mapping and throttling retries.
 
 The boto3 client is created lazily by ``create_client`` (``boto3`` itself is imported there, keeping
-~190 ms of imports out of the handler module) with botocore retries off: ``invoke`` owns retrying,
-because only it knows the request's remaining time budget.
+~190 ms of imports out of the handler module) with botocore retries off: ``budget.with_retries`` owns
+retrying, because only it knows the request's remaining time budget.
 
 Nothing here logs: callers receive ``StreamStats`` (counts, token usage, ids; never text).
 """
 
 from __future__ import annotations
 
+import codecs
 import contextlib
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, Final, Protocol
 
@@ -21,9 +23,16 @@ from botocore.exceptions import ReadTimeoutError as BotocoreReadTimeoutError
 from urllib3.exceptions import HTTPError as Urllib3HTTPError
 from urllib3.exceptions import ReadTimeoutError
 
-from functions.invoker.budget import Deadline, RetryPolicy
+from functions.invoker.budget import (
+    Deadline,
+    RetryableThrottleError,
+    Retrying,
+    deadline_exceeded,
+    with_retries,
+)
 from functions.invoker.config import Settings
 from functions.invoker.errors import ApiError
+from functions.invoker.events import Citations, Event, ReturnControl, StreamStats, TextChunk, Usage
 from functions.invoker.validation import ApiResult, ChatRequest, FunctionResult, ReturnControlResults
 
 CONNECT_TIMEOUT_S: Final = 2.0
@@ -117,36 +126,6 @@ def _invocation_result(item: FunctionResult | ApiResult) -> dict[str, Any]:
 # --- the response stream ------------------------------------------------------------------------
 
 
-@dataclass
-class StreamStats:
-    """What the handler logs about the agent call. Counts and ids only."""
-
-    attempts: int = 0
-    throttled: int = 0
-    chunks: int = 0
-    completion_bytes: int = 0
-    citations: int = 0
-    trace_events: int = 0
-    input_tokens: int = 0
-    output_tokens: int = 0
-    return_control: bool = False
-    invocation_inputs: int = 0
-    upstream_request_id: str | None = None
-
-
-@dataclass
-class AgentReply:
-    completion: str
-    citations: list[dict[str, Any]]
-    return_control: dict[str, Any] | None
-    chunks: int
-
-    @property
-    def answered(self) -> bool:
-        """Whether the stream carried an answer (a chunk) or handed control back to the client."""
-        return self.chunks > 0 or self.return_control is not None
-
-
 # Trace members whose ``modelInvocationOutput.metadata.usage`` counts model tokens.
 _MODEL_TRACES: Final = (
     "preProcessingTrace",
@@ -168,54 +147,64 @@ _LOCATION_ADDRESS: Final = {
 }
 
 
-class _Collector:
+class _Translator:
+    """InvokeAgent ``ResponseStream`` members -> events, counting into ``StreamStats`` on the way."""
+
     def __init__(self, stats: StreamStats) -> None:
         self._stats = stats
-        self._parts: list[bytes] = []
-        self._chunks = 0
-        self._citations: list[dict[str, Any]] = []
-        self._return_control: dict[str, Any] | None = None
+        # Decoding is incremental: a multi-byte character may straddle two chunks.
+        self._decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+        self._answered = False
+        self._returned_control = False
 
     @property
     def produced_output(self) -> bool:
-        return self._chunks > 0 or self._return_control is not None
+        """Whether part of an answer (a chunk or a ``returnControl``) was read."""
+        return self._answered or self._returned_control
 
-    def add(self, event: Mapping[str, Any]) -> None:
-        if "chunk" in event:
-            self._chunk(_mapping(event["chunk"]))
-        elif "trace" in event:
-            self._trace(_mapping(event["trace"]))
-        elif "returnControl" in event and self._return_control is None:
-            self._return_control = normalize_return_control(_mapping(event["returnControl"]))
+    def events(self, member: Mapping[str, Any]) -> Iterator[Event]:
+        if "chunk" in member:
+            yield from self._chunk(_mapping(member["chunk"]))
+        elif "trace" in member:
+            yield from self._trace(_mapping(member["trace"]))
+        elif "returnControl" in member and not self._returned_control:
+            payload = normalize_return_control(_mapping(member["returnControl"]))
+            self._returned_control = True
             self._stats.return_control = True
-            self._stats.invocation_inputs = len(self._return_control["invocationInputs"])
+            self._stats.invocation_inputs = len(payload["invocationInputs"])
+            yield ReturnControl(payload)
 
-    def _chunk(self, chunk: Mapping[str, Any]) -> None:
+    def finish(self) -> Iterator[Event]:
+        """The text still held by the decoder (an incomplete character at the very end)."""
+        rest = self._decoder.decode(b"", final=True)
+        if rest:
+            yield TextChunk(rest)
+
+    def _chunk(self, chunk: Mapping[str, Any]) -> Iterator[Event]:
         data = chunk.get("bytes")
+        text = ""
         if isinstance(data, bytes):
-            self._parts.append(data)
+            text = self._decoder.decode(data)
             self._stats.completion_bytes += len(data)
-        self._chunks += 1
+        self._answered = True
         self._stats.chunks += 1
+        yield TextChunk(text)
         citations = _dig(chunk, "attribution", "citations")
-        if isinstance(citations, list):
-            for citation in citations:
-                self._citations.append(normalize_citation(_mapping(citation)))
-                self._stats.citations += 1
+        if isinstance(citations, list) and citations:
+            items = tuple(normalize_citation(_mapping(citation)) for citation in citations)
+            self._stats.citations += len(items)
+            yield Citations(items)
 
-    def _trace(self, part: Mapping[str, Any]) -> None:
+    def _trace(self, part: Mapping[str, Any]) -> Iterator[Event]:
         self._stats.trace_events += 1
         trace = _mapping(part.get("trace"))
         for name in _MODEL_TRACES:
             usage = _dig(trace, name, "modelInvocationOutput", "metadata", "usage")
             if isinstance(usage, Mapping):
-                self._stats.input_tokens += _count(usage.get("inputTokens"))
-                self._stats.output_tokens += _count(usage.get("outputTokens"))
-
-    def reply(self) -> AgentReply:
-        # Decode once: a multi-byte character may straddle two chunks.
-        completion = b"".join(self._parts).decode("utf-8", errors="replace")
-        return AgentReply(completion, self._citations, self._return_control, self._chunks)
+                tokens = Usage(_count(usage.get("inputTokens")), _count(usage.get("outputTokens")))
+                self._stats.input_tokens += tokens.input_tokens
+                self._stats.output_tokens += tokens.output_tokens
+                yield tokens
 
 
 def normalize_citation(citation: Mapping[str, Any]) -> dict[str, Any]:
@@ -356,18 +345,6 @@ THROTTLING_ERRORS: Final[Mapping[str, str]] = {
 }
 
 
-class RetryableThrottleError(Exception):
-    """A throttling error that may still be retried (nothing was streamed to us yet)."""
-
-    def __init__(self, upstream: str) -> None:
-        super().__init__(upstream)
-        self.upstream = upstream
-
-
-def deadline_exceeded() -> ApiError:
-    return ApiError(504, "DEADLINE_EXCEEDED", "the agent did not answer within the time budget")
-
-
 def throttled_error(upstream: str, retry_after_s: int) -> ApiError:
     return ApiError(
         429,
@@ -389,7 +366,7 @@ def upstream_type(error: ClientError) -> str:
 INTERRUPTED_CODE: Final = "AGENT_INTERRUPTED"
 
 
-def classify(error: Exception, *, produced_output: bool, policy: RetryPolicy) -> Exception | None:
+def classify(error: Exception, *, produced_output: bool) -> Exception | None:
     """The exception to raise instead of ``error`` (``None``: not an agent failure, re-raise it)."""
     if isinstance(error, ClientError):  # call-raised, or EventStreamError from the stream
         kind = upstream_type(error)
@@ -435,74 +412,75 @@ def _named(error: Exception, name: str) -> bool:
 # --- the call -----------------------------------------------------------------------------------
 
 
-def invoke(
-    client: AgentRuntime,
-    params: Mapping[str, Any],
-    deadline: Deadline,
-    *,
-    policy: RetryPolicy,
-    sleep: Callable[[float], None],
-    rand: Callable[[], float],
-    stats: StreamStats,
-    on_retry: Callable[[int, float, str], None] = lambda retry, delay, upstream: None,
-) -> AgentReply:
-    """Call InvokeAgent and read its stream, retrying throttling with full jitter within ``deadline``."""
-    retry = 0
-    while True:
-        if deadline.remaining() < policy.min_attempt_s:
-            raise deadline_exceeded()
-        stats.attempts += 1
-        try:
-            return _attempt(client, params, deadline, policy, stats)
-        except RetryableThrottleError as throttled:
-            stats.throttled += 1
-            retry += 1
-            delay = policy.delay(retry, rand)
-            if stats.attempts >= policy.max_attempts or deadline.remaining() - delay < policy.min_attempt_s:
-                raise throttled_error(throttled.upstream, policy.retry_after_s(retry)) from throttled
-            on_retry(retry, delay, throttled.upstream)
-            sleep(delay)
+class ClassicBackend:
+    """``AgentBackend`` over ``bedrock-agent-runtime`` InvokeAgent."""
+
+    create_client = staticmethod(create_client)
+
+    def __init__(self, settings: Settings, client: AgentRuntime, retrying: Retrying) -> None:
+        self._settings = settings
+        self._client = client
+        self._retrying = retrying
+
+    def converse(
+        self, session_id: str, chat: ChatRequest, deadline: Deadline, stats: StreamStats
+    ) -> Iterator[Event]:
+        return self._invoke(chat_params(self._settings, session_id, chat), deadline, stats)
+
+    def end_session(self, session_id: str, deadline: Deadline, stats: StreamStats) -> None:
+        for _ in self._invoke(end_session_params(self._settings, session_id), deadline, stats):
+            pass
+
+    def _invoke(self, params: Mapping[str, Any], deadline: Deadline, stats: StreamStats) -> Iterator[Event]:
+        return with_retries(
+            lambda: _attempt(self._client, params, deadline, stats),
+            deadline,
+            self._retrying,
+            stats,
+            throttled_error,
+        )
 
 
 def _attempt(
     client: AgentRuntime,
     params: Mapping[str, Any],
     deadline: Deadline,
-    policy: RetryPolicy,
     stats: StreamStats,
-) -> AgentReply:
+) -> Iterator[Event]:
+    """One InvokeAgent call, its stream read lazily; every failure mapped (``classify``)."""
     try:
         response = client.invoke_agent(**params)
     except Exception as exc:
-        mapped = classify(exc, produced_output=False, policy=policy)
+        mapped = classify(exc, produced_output=False)
         if mapped is None:
             raise
         raise mapped from exc
     request_id = _dig(response, "ResponseMetadata", "RequestId")
     stats.upstream_request_id = request_id if isinstance(request_id, str) else None
     stream: Iterable[Mapping[str, Any]] = response.get("completion") or ()
-    collector = _Collector(stats)
+    translator = _Translator(stats)
     finished = False
     try:
         if deadline.expired():
             raise deadline_exceeded()
-        for event in stream:
+        for member in stream:
             if deadline.expired():  # the event arrived too late to be part of an answer
                 raise deadline_exceeded()
-            collector.add(event)
+            yield from translator.events(member)
+        yield from translator.finish()
         finished = True
     except ApiError:
         raise
     except Exception as exc:
-        mapped = classify(exc, produced_output=collector.produced_output, policy=policy)
+        mapped = classify(exc, produced_output=translator.produced_output)
         if mapped is None:
             raise
         raise mapped from exc
     finally:
         if not finished:
-            # Abandoning a half-read stream: close it so the connection is not reused mid-message.
+            # Abandoning a half-read stream (an error, or the consumer stopped): close it so the
+            # connection is not reused mid-message.
             close = getattr(stream, "close", None)
             if callable(close):
                 with contextlib.suppress(Exception):
                     close()
-    return collector.reply()
