@@ -108,10 +108,10 @@ def _stub_client(pieces: list[bytes]) -> Any:
     return client
 
 
-def _constant(client: Any) -> Callable[[Any], Any]:
+def _constant(client: Any) -> Callable[[Any, float], Any]:
     """The handler's client factory, answering with the stubbed client."""
 
-    def factory(settings: Any) -> Any:
+    def factory(settings: Any, read_timeout_s: float) -> Any:
         return client
 
     return factory

@@ -155,7 +155,11 @@ def decode_body(body: str | None, is_base64: bool, limit: int = MAX_BODY_BYTES) 
         try:
             raw = base64.b64decode(body, validate=True)
         except (binascii.Error, ValueError) as exc:
-            raise ApiError(400, "INVALID_BASE64", "the base64-encoded body is malformed") from exc
+            raise _invalid_base64() from exc
+        # Strict means canonical: b64decode still accepts extra padding after the end and non-zero
+        # unused bits; only the one encoding of ``raw`` is accepted (what API Gateway sends).
+        if base64.b64encode(raw) != body.encode("ascii"):
+            raise _invalid_base64()
     else:
         try:
             raw = body.encode("utf-8")
@@ -164,6 +168,10 @@ def decode_body(body: str | None, is_base64: bool, limit: int = MAX_BODY_BYTES) 
     if len(raw) > limit:
         raise _too_large(limit)
     return raw
+
+
+def _invalid_base64() -> ApiError:
+    return ApiError(400, "INVALID_BASE64", "the base64-encoded body is malformed")
 
 
 def _too_large(limit: int) -> ApiError:

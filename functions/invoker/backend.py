@@ -10,7 +10,7 @@ and applies to every rendering mode. ``backend_from_settings`` is the only code 
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any, Final, Protocol
 
 from functions.invoker.budget import Deadline, Retrying
@@ -33,10 +33,15 @@ class AgentBackend(Protocol):
         ...
 
 
-class BackendClass(Protocol):
-    """A backend implementation: built per request over a client created once per environment."""
+# ``clients(read_timeout_s)``: a client of the backend's service whose socket reads block at most that
+# long (whole seconds; the handler keeps one client per value for the environment's lifetime).
+Clients = Callable[[float], Any]
 
-    def __call__(self, settings: Settings, client: Any, retrying: Retrying) -> AgentBackend: ...
+
+class BackendClass(Protocol):
+    """A backend implementation, built per request over the environment's clients."""
+
+    def __call__(self, settings: Settings, clients: Clients, retrying: Retrying) -> AgentBackend: ...
 
     def create_client(self, read_timeout_s: float) -> Any:
         """A new boto3 client of the backend's service (no botocore retries: ``with_retries`` owns them)."""
@@ -54,9 +59,9 @@ def _backend_class(settings: Settings) -> BackendClass:
     return backend
 
 
-def backend_from_settings(settings: Settings, client: Any, retrying: Retrying) -> AgentBackend:
-    """The backend ``AGENT_BACKEND`` names, talking through ``client`` (from ``create_client``)."""
-    return _backend_class(settings)(settings, client, retrying)
+def backend_from_settings(settings: Settings, clients: Clients, retrying: Retrying) -> AgentBackend:
+    """The backend ``AGENT_BACKEND`` names, talking through ``clients`` (made by ``create_client``)."""
+    return _backend_class(settings)(settings, clients, retrying)
 
 
 def create_client(settings: Settings, read_timeout_s: float) -> Any:

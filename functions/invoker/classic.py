@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import codecs
 import contextlib
-from collections.abc import Iterable, Iterator, Mapping
+import math
+import re
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, Final, Protocol
 
@@ -23,7 +25,9 @@ from botocore.exceptions import ReadTimeoutError as BotocoreReadTimeoutError
 from urllib3.exceptions import HTTPError as Urllib3HTTPError
 from urllib3.exceptions import ReadTimeoutError
 
+from functions.invoker import reader
 from functions.invoker.budget import (
+    SAFETY_MARGIN_MS,
     Deadline,
     RetryableThrottleError,
     Retrying,
@@ -45,12 +49,15 @@ class AgentRuntime(Protocol):
     def invoke_agent(self, **kwargs: Any) -> Mapping[str, Any]: ...
 
 
-def create_client(read_timeout_s: float, session: Any = None) -> AgentRuntime:
-    """A ``bedrock-agent-runtime`` client whose only retry loop is ours.
+def create_client(
+    read_timeout_s: float, session: Any = None, endpoint_url: str | None = None
+) -> AgentRuntime:
+    """A ``bedrock-agent-runtime`` client whose only retry loop is ours, its responses checked.
 
-    ``total_max_attempts=1`` disables botocore retries; the read timeout bounds one socket read (the
-    agent may think for most of the budget before its first event), the connect timeout is short
-    because the VPC interface endpoint answers within milliseconds or not at all.
+    ``total_max_attempts=1`` disables botocore retries; the read timeout bounds one socket read until
+    the response headers arrive (the backend picks a client whose timeout fits the attempt's budget;
+    ``reader`` bounds the body's reads by the deadline itself), the connect timeout is short because
+    the VPC interface endpoint answers within milliseconds or not at all.
     """
     import boto3  # deliberately lazy, see the module docstring
     from botocore.config import Config
@@ -62,8 +69,10 @@ def create_client(read_timeout_s: float, session: Any = None) -> AgentRuntime:
         tcp_keepalive=True,
     )
     factory = session if session is not None else boto3.session.Session()
-    client: AgentRuntime = factory.client("bedrock-agent-runtime", config=config)
-    return client
+    client: Any = factory.client("bedrock-agent-runtime", config=config, endpoint_url=endpoint_url)
+    reader.install(client)
+    typed: AgentRuntime = client
+    return typed
 
 
 # --- request parameters -------------------------------------------------------------------------
@@ -133,6 +142,9 @@ _MODEL_TRACES: Final = (
     "postProcessingTrace",
     "routingClassifierTrace",
 )
+# Trace members whose ``invocationInput`` means a tool (action group, collaborator agent, code
+# interpreter, knowledge base) is being invoked; custom orchestration may invoke anything.
+_ACTING_STEPS: Final = ("orchestrationTrace", "routingClassifierTrace")
 # RetrievalResultLocation member -> its address field. SQL locations carry a query, not an address.
 _LOCATION_ADDRESS: Final = {
     "s3Location": "uri",
@@ -154,19 +166,27 @@ class _Translator:
         self._stats = stats
         # Decoding is incremental: a multi-byte character may straddle two chunks.
         self._decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
-        self._answered = False
+        self._text = False
         self._returned_control = False
+        self._acted = False
 
     @property
-    def produced_output(self) -> bool:
-        """Whether part of an answer (a chunk or a ``returnControl``) was read."""
-        return self._answered or self._returned_control
+    def answered(self) -> bool:
+        """Whether the stream carried an answer: completion bytes or a ``returnControl``."""
+        return self._text or self._returned_control
+
+    @property
+    def acted(self) -> bool:
+        """Whether the turn may have had effects: an answer, files, or a step that invoked a tool."""
+        return self.answered or self._acted
 
     def events(self, member: Mapping[str, Any]) -> Iterator[Event]:
         if "chunk" in member:
             yield from self._chunk(_mapping(member["chunk"]))
         elif "trace" in member:
             yield from self._trace(_mapping(member["trace"]))
+        elif "files" in member:
+            self._acted = True  # code interpreter output: the turn ran code
         elif "returnControl" in member and not self._returned_control:
             payload = normalize_return_control(_mapping(member["returnControl"]))
             self._returned_control = True
@@ -182,13 +202,11 @@ class _Translator:
 
     def _chunk(self, chunk: Mapping[str, Any]) -> Iterator[Event]:
         data = chunk.get("bytes")
-        text = ""
-        if isinstance(data, bytes):
-            text = self._decoder.decode(data)
-            self._stats.completion_bytes += len(data)
-        self._answered = True
         self._stats.chunks += 1
-        yield TextChunk(text)
+        if isinstance(data, bytes) and data:  # a chunk without bytes is not (part of) an answer
+            self._text = True
+            self._stats.completion_bytes += len(data)
+            yield TextChunk(self._decoder.decode(data))
         citations = _dig(chunk, "attribution", "citations")
         if isinstance(citations, list) and citations:
             items = tuple(normalize_citation(_mapping(citation)) for citation in citations)
@@ -198,6 +216,10 @@ class _Translator:
     def _trace(self, part: Mapping[str, Any]) -> Iterator[Event]:
         self._stats.trace_events += 1
         trace = _mapping(part.get("trace"))
+        if any(_dig(trace, step, "invocationInput") is not None for step in _ACTING_STEPS) or (
+            "customOrchestrationTrace" in trace
+        ):
+            self._acted = True
         for name in _MODEL_TRACES:
             usage = _dig(trace, name, "modelInvocationOutput", "metadata", "usage")
             if isinstance(usage, Mapping):
@@ -356,39 +378,86 @@ def throttled_error(upstream: str, retry_after_s: int) -> ApiError:
 
 
 def upstream_type(error: ClientError) -> str:
-    """``ThrottlingException`` for both ``ThrottlingException`` and stream ``throttlingException``."""
-    code = error.response.get("Error", {}).get("Code", "")
+    """The Bedrock error type: ``ThrottlingException`` for ``ThrottlingException``, stream
+    ``throttlingException``, and an empty or HTML 5xx body whose type is only in ``x-amzn-errortype``.
+    """
+    response = error.response
+    code = _dig(response, "Error", "Code")
     code = code if isinstance(code, str) else ""
+    if not code or code.isdigit():  # botocore's generic parse: the body named no type, the status did
+        header = _header(response, "x-amzn-errortype")
+        if header:
+            code = header.split(":", 1)[0].strip()
+        elif _dig(response, "ResponseMetadata", "HTTPStatusCode") == 429:
+            code = "ThrottlingException"  # 429 is throttling whatever its body says
+        else:
+            code = ""
     return code[:1].upper() + code[1:]
 
 
-# Throttled after part of the answer was streamed: not retryable, since the turn may have run actions.
+def _header(response: Mapping[str, Any], name: str) -> str | None:
+    headers = _mapping(_dig(response, "ResponseMetadata", "HTTPHeaders"))
+    for key, value in headers.items():
+        if isinstance(key, str) and key.lower() == name and isinstance(value, str):
+            return value
+    return None
+
+
+# An ARN (also percent-encoded) up to the next character an ARN cannot contain, and any run of 12 or
+# more digits (an account id, possibly inside a longer number): never in a client-visible message.
+_ARN = re.compile(r"arn(?::|%3a)[^\s\"'`<>()\[\]{},;]*", re.IGNORECASE)
+_ACCOUNT_ID = re.compile(r"[0-9]{12,}")
+
+
+def redact(message: str) -> str:
+    """An upstream message fit for a client: bounded, without ARNs or account ids."""
+    return _ACCOUNT_ID.sub("<account-id>", _ARN.sub("<resource>", message[: MAX_UPSTREAM_MESSAGE * 4]))[
+        :MAX_UPSTREAM_MESSAGE
+    ]
+
+
+# A failure after the turn may have had effects (``_Translator.acted``) is reported with a code no
+# client retries (502, no Retry-After), never as a retryable 429/503: replaying could repeat actions.
 INTERRUPTED_CODE: Final = "AGENT_INTERRUPTED"
+_RETRYABLE_STATUSES: Final = frozenset({429, 503})
 
 
-def classify(error: Exception, *, produced_output: bool) -> Exception | None:
+def classify(error: Exception, *, acted: bool) -> Exception | None:
     """The exception to raise instead of ``error`` (``None``: not an agent failure, re-raise it)."""
+    mapped = _map(error)
+    if isinstance(mapped, RetryableThrottleError) and acted:
+        return _interrupted(mapped.upstream)
+    if isinstance(mapped, ApiError) and acted and mapped.status in _RETRYABLE_STATUSES:
+        return _interrupted(mapped.upstream)
+    return mapped
+
+
+def _interrupted(upstream: str | None) -> ApiError:
+    return ApiError(
+        502,
+        INTERRUPTED_CODE,
+        "the agent failed after it had started acting on the turn; the turn was not retried "
+        "because it may already have run actions: check before sending it again",
+        upstream=upstream,
+    )
+
+
+def _map(error: Exception) -> Exception | None:
     if isinstance(error, ClientError):  # call-raised, or EventStreamError from the stream
         kind = upstream_type(error)
         if kind in THROTTLING_ERRORS:
-            # Once the agent has streamed an answer part, replaying the turn could repeat actions:
-            # answer with a code no client retries (502, no Retry-After) rather than a retryable 429.
-            if produced_output:
-                return ApiError(
-                    502,
-                    INTERRUPTED_CODE,
-                    "the agent was throttled after it had started answering; the turn was not retried "
-                    "because it may already have run actions: check before sending it again",
-                    upstream=kind,
-                )
             return RetryableThrottleError(kind)
         spec = UPSTREAM_ERRORS.get(kind, UNKNOWN_UPSTREAM)
         message = spec.message
         if kind == "ValidationException":
-            detail = error.response.get("Error", {}).get("Message")
-            if isinstance(detail, str) and detail:
-                message = f"{message}: {detail[:MAX_UPSTREAM_MESSAGE]}"
+            detail = _dig(error.response, "Error", "Message")
+            if isinstance(detail, str) and detail.strip():
+                message = f"{message}: {redact(detail)}"
         return ApiError(spec.status, spec.code, message, upstream=kind or "UnknownError")
+    if isinstance(error, reader.AgentStreamError):
+        if error.truncated:
+            return incomplete_response("the agent's response ended in the middle of a message")
+        return bad_response(type(error).__name__)
     # botocore's ReadTimeoutError (raised by the call) derives from its *vendored* urllib3's class,
     # urllib3's own ReadTimeoutError is what a stalled read of the event stream raises.
     if isinstance(error, (BotocoreReadTimeoutError, ReadTimeoutError)):
@@ -399,10 +468,16 @@ def classify(error: Exception, *, produced_output: bool) -> Exception | None:
         )
     # botocore.parsers.ResponseParserError is matched by name: importing botocore.parsers costs ~200 ms.
     if isinstance(error, EventStreamParserError) or _named(error, "ResponseParserError"):
-        return ApiError(
-            502, "AGENT_BAD_RESPONSE", "the agent sent a malformed response", upstream=type(error).__name__
-        )
+        return bad_response(type(error).__name__)
     return None
+
+
+def bad_response(upstream: str) -> ApiError:
+    return ApiError(502, "AGENT_BAD_RESPONSE", "the agent sent a malformed response", upstream=upstream)
+
+
+def incomplete_response(message: str = "the agent's response ended without an answer") -> ApiError:
+    return ApiError(502, "AGENT_INCOMPLETE_RESPONSE", message)
 
 
 def _named(error: Exception, name: str) -> bool:
@@ -417,28 +492,42 @@ class ClassicBackend:
 
     create_client = staticmethod(create_client)
 
-    def __init__(self, settings: Settings, client: AgentRuntime, retrying: Retrying) -> None:
+    def __init__(
+        self, settings: Settings, clients: Callable[[float], AgentRuntime], retrying: Retrying
+    ) -> None:
         self._settings = settings
-        self._client = client
+        self._clients = clients
         self._retrying = retrying
 
     def converse(
         self, session_id: str, chat: ChatRequest, deadline: Deadline, stats: StreamStats
     ) -> Iterator[Event]:
-        return self._invoke(chat_params(self._settings, session_id, chat), deadline, stats)
+        params = chat_params(self._settings, session_id, chat)
+        return self._invoke(params, deadline, stats, require_answer=True)
 
     def end_session(self, session_id: str, deadline: Deadline, stats: StreamStats) -> None:
-        for _ in self._invoke(end_session_params(self._settings, session_id), deadline, stats):
+        params = end_session_params(self._settings, session_id)
+        for _ in self._invoke(params, deadline, stats, require_answer=False):
             pass
 
-    def _invoke(self, params: Mapping[str, Any], deadline: Deadline, stats: StreamStats) -> Iterator[Event]:
-        return with_retries(
-            lambda: _attempt(self._client, params, deadline, stats),
-            deadline,
-            self._retrying,
-            stats,
-            throttled_error,
-        )
+    def _invoke(
+        self, params: Mapping[str, Any], deadline: Deadline, stats: StreamStats, *, require_answer: bool
+    ) -> Iterator[Event]:
+        def attempt() -> Iterator[Event]:
+            client = self._clients(attempt_read_timeout(deadline, self._settings))
+            return _attempt(client, params, deadline, stats, require_answer=require_answer)
+
+        return with_retries(attempt, deadline, self._retrying, stats, throttled_error)
+
+
+def attempt_read_timeout(deadline: Deadline, settings: Settings) -> float:
+    """Whole seconds a socket read of this attempt may block: never past the deadline, at least 1 s.
+
+    Whole seconds, so the handler keeps one client per value (a client's timeout is fixed): the first
+    attempt of every request has the same value, only retries use another.
+    """
+    budget_s = (settings.api_deadline_ms - SAFETY_MARGIN_MS) / 1000
+    return float(max(1, math.floor(min(deadline.remaining(), budget_s))))
 
 
 def _attempt(
@@ -446,36 +535,53 @@ def _attempt(
     params: Mapping[str, Any],
     deadline: Deadline,
     stats: StreamStats,
+    *,
+    require_answer: bool,
 ) -> Iterator[Event]:
-    """One InvokeAgent call, its stream read lazily; every failure mapped (``classify``)."""
+    """One InvokeAgent call, its stream read lazily; every failure mapped (``classify``).
+
+    A success is a stream that ended cleanly within the budget and (``require_answer``) carried an
+    answer: text or a ``returnControl``. Whatever botocore raises while decoding the agent's bytes is
+    the agent's fault (502); what the translation of decoded events raises is ours (500).
+    """
+    token = reader.CURRENT_DEADLINE.set(deadline)
     try:
         response = client.invoke_agent(**params)
     except Exception as exc:
-        mapped = classify(exc, produced_output=False)
+        mapped = classify(exc, acted=False)
         if mapped is None:
             raise
         raise mapped from exc
+    finally:
+        reader.CURRENT_DEADLINE.reset(token)
     request_id = _dig(response, "ResponseMetadata", "RequestId")
     stats.upstream_request_id = request_id if isinstance(request_id, str) else None
     stream: Iterable[Mapping[str, Any]] = response.get("completion") or ()
     translator = _Translator(stats)
+    members = iter(stream)
     finished = False
     try:
         if deadline.expired():
             raise deadline_exceeded()
-        for member in stream:
+        while True:
+            try:
+                member = next(members)
+            except StopIteration:
+                break
+            except ApiError:
+                raise
+            except Exception as exc:
+                mapped = classify(exc, acted=translator.acted)
+                raise (mapped if mapped is not None else bad_response(type(exc).__name__)) from exc
             if deadline.expired():  # the event arrived too late to be part of an answer
                 raise deadline_exceeded()
             yield from translator.events(member)
+        if deadline.expired():  # the stream ended after the budget: API Gateway may have given up
+            raise deadline_exceeded()
+        if require_answer and not translator.answered:
+            raise incomplete_response()
         yield from translator.finish()
         finished = True
-    except ApiError:
-        raise
-    except Exception as exc:
-        mapped = classify(exc, produced_output=translator.produced_output)
-        if mapped is None:
-            raise
-        raise mapped from exc
     finally:
         if not finished:
             # Abandoning a half-read stream (an error, or the consumer stopped): close it so the

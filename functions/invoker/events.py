@@ -64,17 +64,11 @@ class StreamStats:
 
 @dataclass
 class Reply:
-    """The buffered answer: every event of one turn collected."""
+    """The buffered answer: every event of one turn collected (the backend vouches it is complete)."""
 
     completion: str = ""
     citations: list[dict[str, Any]] = field(default_factory=list)
     return_control: dict[str, Any] | None = None
-    chunks: int = 0
-
-    @property
-    def answered(self) -> bool:
-        """Whether the stream carried an answer (a chunk) or handed control back to the client."""
-        return self.chunks > 0 or self.return_control is not None
 
 
 def collect(events: Iterable[Event]) -> Reply:
@@ -84,7 +78,6 @@ def collect(events: Iterable[Event]) -> Reply:
     for event in events:
         if isinstance(event, TextChunk):
             parts.append(event.text)
-            reply.chunks += 1
         elif isinstance(event, Citations):
             reply.citations.extend(event.items)
         elif isinstance(event, ReturnControl) and reply.return_control is None:

@@ -23,7 +23,7 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from functions.invoker import apigw, backend
-from functions.invoker.budget import SAFETY_MARGIN_MS, Retrying, RetryPolicy, request_deadline
+from functions.invoker.budget import Retrying, RetryPolicy, request_deadline
 from functions.invoker.config import Settings, load_settings
 from functions.invoker.errors import ApiError, ConfigError
 from functions.invoker.events import StreamStats, collect
@@ -41,7 +41,7 @@ for _name in ("botocore", "boto3", "urllib3"):
 class Runtime:
     """Everything the handler needs from the outside world, injectable for tests."""
 
-    client: Callable[[Settings], Any]  # the boto3 client of the configured backend
+    client: Callable[[Settings, float], Any]  # (settings, read timeout s) -> the backend's boto3 client
     clock: Callable[[], float] = time.monotonic
     sleep: Callable[[float], None] = time.sleep
     rand: Callable[[], float] = random.random
@@ -49,17 +49,21 @@ class Runtime:
     policy: RetryPolicy = field(default_factory=RetryPolicy)
 
 
-_client: Any = None
+# Clients by (backend, read timeout): a client's timeouts are fixed, and each attempt's socket reads
+# must end before its deadline. The first attempt of every request asks for the same timeout.
+_clients: dict[tuple[str, float], Any] = {}
+MAX_CLIENTS = 4
 
 
-def _shared_client(settings: Settings) -> Any:
-    """One client per execution environment, created on first use and reused afterwards."""
-    global _client  # the reuse across invocations is the point
-    if _client is None:
-        _client = backend.create_client(
-            settings, read_timeout_s=(settings.api_deadline_ms - SAFETY_MARGIN_MS) / 1000
-        )
-    return _client
+def _shared_client(settings: Settings, read_timeout_s: float) -> Any:
+    """One client per read timeout and execution environment, created on first use and reused."""
+    key = (settings.backend, read_timeout_s)
+    client = _clients.get(key)
+    if client is None:
+        if len(_clients) >= MAX_CLIENTS:
+            del _clients[next(iter(_clients))]  # the oldest: a retry's timeout, rarely needed again
+        client = _clients[key] = backend.create_client(settings, read_timeout_s=read_timeout_s)
+    return client
 
 
 RUNTIME = Runtime(client=_shared_client)
@@ -152,7 +156,9 @@ def _route(
     def agent() -> backend.AgentBackend:
         """Built once the request is valid: the first one creates the environment's client."""
         retrying = Retrying(runtime.policy, runtime.sleep, runtime.rand, on_retry)
-        return backend.backend_from_settings(settings, runtime.client(settings), retrying)
+        return backend.backend_from_settings(
+            settings, lambda read_timeout_s: runtime.client(settings, read_timeout_s), retrying
+        )
 
     if request.route == apigw.ROUTE_SESSION:
         session_id = validate_session_id(request.session_id_param, "path parameter sessionId")
@@ -168,8 +174,6 @@ def _route(
     _set_session(log, session_id)
     log.trace_enabled = chat.enable_trace
     reply = collect(agent().converse(session_id, chat, deadline, log.stats))
-    if not reply.answered:
-        raise ApiError(502, "AGENT_INCOMPLETE_RESPONSE", "the agent's response ended without an answer")
     payload: dict[str, Any] = {
         "sessionId": session_id,
         "completion": reply.completion,

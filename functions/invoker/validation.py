@@ -95,9 +95,12 @@ def _reject_constant(name: str) -> NoReturn:
 
 
 def validate_session_id(value: object, field: str = "sessionId") -> str:
+    """The pattern InvokeAgent documents, and not only dots: the id is a path segment of the agent's
+    URL (``/sessions/{sessionId}/text``), where ``.`` and ``..`` are dot segments that address
+    another path."""
     text = _string(value, field)
-    if not SESSION_ID_PATTERN.fullmatch(text):
-        raise validation_error(f"{field} must match ^[0-9a-zA-Z._:-]{{2,100}}$")
+    if not SESSION_ID_PATTERN.fullmatch(text) or not text.strip("."):
+        raise validation_error(f"{field} must match ^[0-9a-zA-Z._:-]{{2,100}}$ and not be only dots")
     return text
 
 

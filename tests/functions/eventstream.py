@@ -31,7 +31,11 @@ def encode_headers(headers: Mapping[str, str]) -> bytes:
 
 
 def encode_message(headers: Mapping[str, str], payload: bytes) -> bytes:
-    raw_headers = encode_headers(headers)
+    return encode_raw(encode_headers(headers), payload)
+
+
+def encode_raw(raw_headers: bytes, payload: bytes) -> bytes:
+    """A message around already-encoded header bytes (valid CRCs, whatever the headers say)."""
     total = 12 + len(raw_headers) + len(payload) + 4
     prelude = struct.pack("!II", total, len(raw_headers))
     prelude += struct.pack("!I", crc32(prelude) & 0xFFFFFFFF)

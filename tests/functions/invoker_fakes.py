@@ -143,6 +143,7 @@ class FakeAgent:
     requests: list[SentRequest] = field(default_factory=list)
     raws: list[ScriptedRaw] = field(default_factory=list)
     fallback: Responder | None = None
+    read_timeouts: list[float] = field(default_factory=list)  # asked for by each attempt
 
     @classmethod
     def create(cls) -> FakeAgent:
@@ -327,11 +328,16 @@ def make_harness(monkeypatch: pytest.MonkeyPatch, rand: float = 0.5) -> Harness:
         monkeypatch.setenv(name, value)
     clock = FakeClock()
     fake = FakeAgent.create()
+
+    def client(settings: Any, read_timeout_s: float) -> Any:
+        fake.read_timeouts.append(read_timeout_s)
+        return fake.client
+
     monkeypatch.setattr(
         handler_module,
         "RUNTIME",
         handler_module.Runtime(
-            client=lambda settings: fake.client,
+            client=client,
             clock=clock,
             sleep=clock.sleep,
             rand=lambda: rand,

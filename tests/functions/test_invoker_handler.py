@@ -499,7 +499,7 @@ def test_errors_raised_by_the_call_map_to_stable_codes(
     assert response.headers["Access-Control-Allow-Origin"] == ORIGIN
     assert "Retry-After" not in response.headers
     if error_type == "ValidationException":
-        assert error["message"] == "the agent rejected the request: internal detail arn:aws:bedrock:xyz"
+        assert error["message"] == "the agent rejected the request: internal detail <resource>"
     else:
         assert "arn:aws" not in error["message"]
     summary = h.logs.summary()
@@ -517,6 +517,8 @@ def test_error_events_mid_stream_map_to_the_same_codes(
 
     response = h.chat({"inputText": "hi", "sessionId": SESSION})
 
+    if status == 503:  # retryable, but the turn had started: never offered for a replay
+        status, code = 502, "AGENT_INTERRUPTED"
     assert response.status == status
     assert error_of(response)["code"] == code
     assert "partial answer" not in response.raw["body"]
@@ -577,7 +579,8 @@ def test_transport_errors_of_the_call(h: Harness, exc: Exception, status: int, c
     ("exc", "status", "code"),
     [
         (Urllib3ReadTimeoutError(None, "/text", "Read timed out."), 504, "AGENT_TIMEOUT"),  # type: ignore[arg-type]
-        (ProtocolError("Connection broken: IncompleteRead"), 503, "AGENT_UNAVAILABLE"),
+        # Retryable before the answer began; after a chunk, a replay could repeat the turn's actions.
+        (ProtocolError("Connection broken: IncompleteRead"), 502, "AGENT_INTERRUPTED"),
     ],
 )
 def test_transport_errors_mid_stream(h: Harness, exc: Exception, status: int, code: str) -> None:
@@ -866,8 +869,14 @@ RC: dict[str, Any] = {"invocationId": "inv-1", "results": [{"actionGroup": "g", 
         ({"inputText": "\ud800"}, "inputText must be valid Unicode text"),
         ({"inputText": "hi", "extra": 1}, 'unknown field "extra"'),
         ({"inputText": "hi", "enableTrace": "true"}, "enableTrace must be a boolean"),
-        ({"inputText": "hi", "sessionId": "a"}, "sessionId must match ^[0-9a-zA-Z._:-]{2,100}$"),
-        ({"inputText": "hi", "sessionId": "has space"}, "sessionId must match ^[0-9a-zA-Z._:-]{2,100}$"),
+        (
+            {"inputText": "hi", "sessionId": "a"},
+            "sessionId must match ^[0-9a-zA-Z._:-]{2,100}$ and not be only dots",
+        ),
+        (
+            {"inputText": "hi", "sessionId": "has space"},
+            "sessionId must match ^[0-9a-zA-Z._:-]{2,100}$ and not be only dots",
+        ),
         ({"returnControlResults": RC}, "sessionId is required when returnControlResults is present"),
         (
             {"inputText": "hi", "sessionId": SESSION, "returnControlResults": RC},
@@ -1029,7 +1038,7 @@ def test_configuration_errors_are_logged_500s(h: Harness, env: dict[str, str | N
 
 
 def test_unexpected_failures_are_500_without_a_stack_trace(h: Harness) -> None:
-    def broken_client(settings: Any) -> Any:
+    def broken_client(settings: Any, read_timeout_s: float) -> Any:
         raise RuntimeError("kaboom in /opt/python/secret_path.py")
 
     h.monkeypatch.setattr(handler_module.RUNTIME, "client", broken_client)

@@ -68,26 +68,25 @@ def test_client_config_leaves_retries_to_the_handler() -> None:
     assert client.meta.service_model.service_name == "bedrock-agent-runtime"
 
 
-def test_the_shared_client_is_created_once_with_the_api_budget_as_read_timeout(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
+def test_shared_clients_are_kept_per_read_timeout(monkeypatch: pytest.MonkeyPatch) -> None:
     created: list[float] = []
-    sentinel: Any = object()
 
     def fake_create(read_timeout_s: float, session: Any = None) -> Any:
         created.append(read_timeout_s)
-        return sentinel
+        return object()
 
-    monkeypatch.setattr(handler_module, "_client", None)
+    monkeypatch.setattr(handler_module, "_clients", {})
     monkeypatch.setattr(classic.ClassicBackend, "create_client", staticmethod(fake_create))
     settings = Settings("AGENT12345", "ALIAS12345", frozenset(), 29_000)
 
-    first = handler_module._shared_client(settings)
-    second = handler_module._shared_client(settings)
+    first = handler_module._shared_client(settings, 28.0)
+    again = handler_module._shared_client(settings, 28.0)
+    for timeout in (27.0, 26.0, 25.0, 24.0):  # retries: one client each, at most MAX_CLIENTS kept
+        handler_module._shared_client(settings, timeout)
 
-    assert first is sentinel
-    assert second is sentinel
-    assert created == [28.0]
+    assert again is first
+    assert created == [28.0, 27.0, 26.0, 25.0, 24.0]
+    assert set(handler_module._clients) == {("classic", t) for t in (27.0, 26.0, 25.0, 24.0)}
 
 
 def test_every_configurable_backend_is_implemented() -> None:
@@ -103,7 +102,7 @@ def test_an_unknown_backend_is_a_configuration_error() -> None:
 def test_importing_the_handler_creates_no_client_and_skips_boto3() -> None:
     code = (
         "import sys, functions.invoker.handler as h;"
-        "print(h._client is None, 'boto3' in sys.modules, 'botocore.parsers' in sys.modules)"
+        "print(h._clients == {}, 'boto3' in sys.modules, 'botocore.parsers' in sys.modules)"
     )
     result = subprocess.run(
         [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True, timeout=30

@@ -1,0 +1,219 @@
+"""The agent's HTTP response as botocore reads it, checked: time budget, framing and content.
+
+``install(client)`` registers a botocore ``before-parse`` handler (a public event of every client;
+``response_dict["body"]`` is what the parser reads) on an InvokeAgent client. It
+
+- wraps an event-stream body in ``CheckedStream``, which botocore's own ``EventStream`` then reads:
+  every read ends by the request's deadline (a watchdog shuts the socket down at the deadline with
+  urllib3's ``HTTPResponse.shutdown``, made to interrupt a blocked read from another thread), a body
+  that ends inside a message is reported (botocore silently drops the partial message), and every
+  message must be what the service model says (botocore drops unknown message types, reads invalid
+  JSON as ``{}`` and invalid base64 as ``b""``);
+- replaces an error body that is not a UTF-8 JSON object with an empty one, so botocore's rest-json
+  error parser cannot fail on it (and never copies HTML into an error message); the error type then
+  comes from ``x-amzn-errortype`` (``classic.upstream_type``).
+
+Faults found here are ``AgentStreamError``: agent-side, reported as 502 by the backend.
+"""
+
+from __future__ import annotations
+
+import binascii
+import contextlib
+import json
+import threading
+from collections.abc import Callable, Iterator
+from contextvars import ContextVar
+from typing import Any, Final
+
+from botocore.eventstream import EventStreamBuffer
+
+from functions.invoker.budget import Deadline, deadline_exceeded
+from functions.invoker.errors import ApiError
+
+# The deadline of the InvokeAgent call in progress, set by the backend around the call: botocore's
+# events carry no per-call context, and one Lambda environment runs one request at a time.
+CURRENT_DEADLINE: ContextVar[Deadline | None] = ContextVar("invoke_agent_deadline", default=None)
+
+_MESSAGE_TYPES: Final = frozenset({"event", "exception", "error"})
+_FLOAT_WORDS: Final = frozenset({"NaN", "Infinity", "-Infinity"})
+
+
+class AgentStreamError(Exception):
+    """The agent's response broke the event-stream format or the service model."""
+
+    def __init__(self, reason: str, *, truncated: bool = False) -> None:
+        super().__init__(reason)
+        self.truncated = truncated
+
+
+def install(client: Any, operation: str = "InvokeAgent") -> None:
+    service = client.meta.service_model.service_id.hyphenize()
+    client.meta.events.register(f"before-parse.{service}.{operation}", _before_parse)
+
+
+def _before_parse(operation_model: Any, response_dict: dict[str, Any], **_: Any) -> None:
+    status = response_dict.get("status_code", 0)
+    body = response_dict.get("body")
+    if status >= 300:
+        if isinstance(body, bytes) and not _is_json_object(body):
+            response_dict["body"] = b""
+        return
+    stream_shape = _event_stream_shape(operation_model)
+    if stream_shape is not None and callable(getattr(body, "stream", None)):
+        response_dict["body"] = CheckedStream(body, stream_shape, CURRENT_DEADLINE.get())
+
+
+def _is_json_object(body: bytes) -> bool:
+    try:
+        return isinstance(json.loads(body.decode("utf-8")), dict)
+    except (ValueError, RecursionError):
+        return False
+
+
+def _event_stream_shape(operation_model: Any) -> Any:
+    output = operation_model.output_shape
+    for member in output.members.values() if output is not None else ():
+        if member.serialization.get("eventstream"):
+            return member
+    return None
+
+
+class CheckedStream:
+    """Stands in for urllib3's response under botocore's ``EventStream`` (``stream()``, ``close()``)."""
+
+    def __init__(
+        self,
+        raw: Any,
+        shape: Any,
+        deadline: Deadline | None,
+        timer: Callable[[float, Callable[[], None]], threading.Timer] = threading.Timer,
+    ) -> None:
+        self._raw = raw
+        self._shape = shape
+        self._deadline = deadline
+        self._timer = timer
+        self._interrupted = threading.Event()
+        self._watchdog: threading.Timer | None = None
+
+    def stream(self, amt: int | None = None, decode_content: bool | None = None) -> Iterator[bytes]:
+        self._start_watchdog()
+        buffer = EventStreamBuffer()
+        received = framed = 0
+        try:
+            for piece in self._raw.stream():
+                self._check_deadline()
+                received += len(piece)
+                buffer.add_data(piece)
+                framed += sum(self._check(message) for message in _messages(buffer))
+                yield piece
+        except (AgentStreamError, ApiError, GeneratorExit):
+            raise
+        except Exception:
+            self._check_deadline()  # a read the watchdog interrupted: the budget ran out, not the agent
+            raise
+        finally:
+            self._stop_watchdog()
+        self._check_deadline()
+        if received != framed:
+            raise AgentStreamError("the response ended inside an event-stream message", truncated=True)
+
+    def close(self) -> None:
+        self._stop_watchdog()
+        self._raw.close()
+
+    # -- the deadline ---------------------------------------------------------------------------
+
+    def _start_watchdog(self) -> None:
+        if self._deadline is None or not callable(getattr(self._raw, "shutdown", None)):
+            return
+        self._watchdog = self._timer(max(0.0, self._deadline.remaining()), self._interrupt)
+        self._watchdog.daemon = True
+        self._watchdog.start()
+
+    def _stop_watchdog(self) -> None:
+        if self._watchdog is not None:
+            self._watchdog.cancel()
+            self._watchdog = None
+
+    def _interrupt(self) -> None:
+        self._interrupted.set()
+        with contextlib.suppress(Exception):  # the response may have finished meanwhile
+            self._raw.shutdown()
+
+    def _check_deadline(self) -> None:
+        if self._interrupted.is_set() or (self._deadline is not None and self._deadline.expired()):
+            raise deadline_exceeded()
+
+    # -- the content ----------------------------------------------------------------------------
+
+    def _check(self, message: Any) -> int:
+        """``message``'s length once it is what the service model allows; ``AgentStreamError`` if not."""
+        headers = message.headers
+        kind = headers.get(":message-type")
+        if kind not in _MESSAGE_TYPES:
+            raise AgentStreamError("an event-stream message has no known :message-type")
+        if kind == "error":
+            if not all(isinstance(headers.get(name), str) for name in (":error-code", ":error-message")):
+                raise AgentStreamError("an error message lacks its :error-code or :error-message")
+            return int(message.prelude.total_length)
+        name = headers.get(":event-type" if kind == "event" else ":exception-type")
+        member = self._shape.members.get(name) if isinstance(name, str) else None
+        if member is None:  # newer than this model: botocore skips an event, raises an exception
+            return int(message.prelude.total_length)
+        if message.payload:
+            try:
+                value = json.loads(message.payload.decode("utf-8"))
+            except (ValueError, RecursionError) as exc:
+                raise AgentStreamError(f"the payload of a {name} message is not UTF-8 JSON") from exc
+            if not isinstance(value, dict) or not _conforms(value, member):
+                raise AgentStreamError(f"the payload of a {name} message does not match the service model")
+        return int(message.prelude.total_length)
+
+
+def _messages(buffer: EventStreamBuffer) -> Iterator[Any]:
+    try:
+        yield from buffer
+    except Exception as exc:  # CRC mismatch, bad lengths, unknown header types, non-UTF-8 headers
+        raise AgentStreamError(
+            f"an event-stream message could not be decoded ({type(exc).__name__})"
+        ) from exc
+
+
+def _conforms(value: Any, shape: Any) -> bool:
+    """Whether a JSON value is what botocore's JSON parser expects for ``shape``; ``None`` is absent."""
+    if value is None:
+        return True
+    kind = shape.type_name
+    if getattr(shape, "is_document_type", False):
+        return True  # a document: any JSON
+    if kind == "structure":
+        if not isinstance(value, dict):
+            return False
+        members = shape.members
+        return all(_conforms(item, members[key]) for key, item in value.items() if key in members)
+    if kind == "list":
+        return isinstance(value, list) and all(_conforms(item, shape.member) for item in value)
+    if kind == "map":
+        return isinstance(value, dict) and all(_conforms(item, shape.value) for item in value.values())
+    if kind == "string":
+        return isinstance(value, str)
+    if kind == "blob":
+        return isinstance(value, str) and _is_base64(value)
+    if kind == "boolean":
+        return isinstance(value, bool)
+    if kind in ("integer", "long"):
+        return isinstance(value, int) and not isinstance(value, bool)
+    if kind in ("float", "double"):
+        return (isinstance(value, int | float) and not isinstance(value, bool)) or value in _FLOAT_WORDS
+    if kind == "timestamp":  # botocore parses the value itself; what it cannot parse it raises on
+        return isinstance(value, int | float | str) and not isinstance(value, bool)
+    return True  # document and any type a later model adds
+
+
+def _is_base64(text: str) -> bool:
+    try:
+        binascii.a2b_base64(text.encode("ascii"), strict_mode=True)
+    except (binascii.Error, UnicodeEncodeError):
+        return False
+    return True
