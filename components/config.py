@@ -8,7 +8,9 @@ repeats a default. Every problem found is reported at once, before any resource 
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
+import importlib.metadata
 import ipaddress
 import json
 import os
@@ -76,6 +78,17 @@ FLOW_LOG_TRAFFIC_TYPES: tuple[str, ...] = ("ALL", "ACCEPT", "REJECT")
 LAMBDA_RUNTIME = "python3.13"
 LAMBDA_ARCHITECTURE = "arm64"
 LOG_LEVELS: tuple[str, ...] = ("DEBUG", "INFO", "WARNING", "ERROR")
+# Lambda's LoggingConfig.ApplicationLogLevel accepts TRACE, DEBUG, INFO, WARN, ERROR and FATAL only
+# (botocore `lambda` model, ApplicationLogLevel enum); Powertools keeps Python's spelling.
+LAMBDA_LOG_LEVELS: Mapping[str, str] = {"DEBUG": "DEBUG", "INFO": "INFO", "WARNING": "WARN", "ERROR": "ERROR"}
+# The Powertools version the functions are tested with (requirements.txt pins it) is the version
+# they run: its AWS-managed layer is found through the public SSM parameter Powertools publishes for
+# every release, /aws/service/powertools/python/<arch>/<runtime>/<version> (Powertools docs,
+# "Lambda Layer" > "SSM parameters"; the parameters are written by the project's update_ssm.yml
+# workflow, aws-powertools/powertools-lambda-python#5754). Layer version numbers are not the package
+# version (e.g. 3.23.0 is layer 27, aws-powertools/powertools-lambda-python#7689), so none is hard-coded.
+POWERTOOLS_DISTRIBUTION = "aws-lambda-powertools"
+POWERTOOLS_PARAMETER = "/aws/service/powertools/python/{architecture}/{runtime}/{version}"
 
 # `iam` signs requests with SigV4, `api-key` sends x-api-key under a usage plan; `none` is accepted
 # here so that the policy pack has something to reject in pull requests.
@@ -84,8 +97,10 @@ API_AUTH_MODES: tuple[str, ...] = ("iam", "api-key", "none")
 # The agent backends (components/agent/): Bedrock Agents ("Agents Classic") and Bedrock AgentCore.
 AGENT_RUNTIMES: tuple[str, ...] = ("classic",)
 
-# Limits from the bedrock-agent API model (CreateAgent) in the pinned botocore.
-INSTRUCTION_LENGTH = (40, 4000)
+# CreateAgent's `instruction`: 40 to 20000 characters (pulumi-aws 7.51.1 AgentAgent docs, from the
+# provider's validation; the bedrock-agent model in botocore 1.44.5 still says 4000, but the
+# provider calls the service through the Go SDK, which does not apply that client-side limit).
+INSTRUCTION_LENGTH = (40, 20000)
 SESSION_TTL = (60, 5400)
 
 # System inference profiles are named "<geography>.<model id>" and served from that geography's
@@ -148,7 +163,12 @@ class AgentSettings:
 class FunctionSettings:
     powertools_layer_arn: str
     invoker_reserved_concurrency: int | None
-    log_level: str
+    log_level: str  # Python/Powertools spelling (DEBUG, INFO, WARNING, ERROR)
+
+    @property
+    def lambda_log_level(self) -> str:
+        """The same level in the spelling Lambda's applicationLogLevel accepts (WARNING -> WARN)."""
+        return LAMBDA_LOG_LEVELS[self.log_level]
 
 
 @dataclass(frozen=True)
@@ -249,12 +269,18 @@ class _Reader:
             )
 
 
-def load_config(available_zones: Callable[[str], Sequence[str]] | None = None) -> StackConfig:
+def load_config(
+    available_zones: Callable[[str], Sequence[str]] | None = None,
+    endpoint_service_zones: Callable[[str, str], Sequence[str]] | None = None,
+    powertools_layer: Callable[[str], str] | None = None,
+) -> StackConfig:
     """Read and validate the stack configuration.
 
-    `available_zones(region)` returns the AZ names the account can use in the region; it defaults
-    to the AWS provider's `get_availability_zones` invoke and is only called once everything else
-    is valid (so a typo in the region never reaches AWS).
+    Three lookups reach AWS, and only once everything else is valid (so a typo in the region never
+    does): `available_zones(region)` (the AZ names the account can use), `endpoint_service_zones(
+    region, service)` (the AZs an interface endpoint service is offered in) and
+    `powertools_layer(region)` (the layer ARN of the pinned Powertools release). They default to the
+    AWS provider's invokes.
     """
     project, stack = pulumi.get_project(), pulumi.get_stack()
     read = _Reader(project, stack)
@@ -285,14 +311,24 @@ def load_config(available_zones: Callable[[str], Sequence[str]] | None = None) -
     zones: Sequence[str] = ()
     if az_count is not None and not 1 <= az_count <= MAX_AZ_COUNT:
         read.add("azCount", f"{az_count} is out of range; use 1 to {MAX_AZ_COUNT}.")
-    elif az_count is not None and region is not None and not read.messages:
-        zones = sorted((_provider_zones if available_zones is None else available_zones)(region))
-        if az_count > len(zones):
-            read.add(
-                "azCount",
-                f"{az_count} AZs requested but {region} offers {len(zones)} to this account "
-                f"({', '.join(zones)}); set azCount to {len(zones)} or less.",
-            )
+    elif az_count is not None and region is not None and endpoint_names is not None and not read.messages:
+        zones = _choose_zones(
+            read,
+            region,
+            az_count,
+            endpoint_names,
+            available_zones or _provider_zones,
+            endpoint_service_zones or _provider_endpoint_service_zones,
+        )
+    if (
+        functions is not None
+        and not functions.powertools_layer_arn
+        and region is not None
+        and not read.messages
+    ):
+        functions = _with_resolved_layer(
+            read, region, functions, powertools_layer or _provider_powertools_layer
+        )
 
     read.raise_if_any()
     # raise_if_any() returned, so every value was read and is valid.
@@ -311,7 +347,7 @@ def load_config(available_zones: Callable[[str], Sequence[str]] | None = None) -
         stack=stack,
         region=region,
         vpc_cidr=vpc_cidr,
-        availability_zones=tuple(zones[:az_count]),
+        availability_zones=tuple(zones),
         interface_endpoints=endpoint_names,
         flow_log_traffic_type=traffic_type,
         log_retention_days=retention,
@@ -381,16 +417,17 @@ def _read_agent(read: _Reader, region: str | None) -> AgentSettings | None:
 
 def _read_functions(read: _Reader, region: str | None) -> FunctionSettings | None:
     before = len(read.messages)
-    layer = read.text("powertoolsLayerArn")
+    # Unset (the default): the layer of the pinned Powertools release, resolved later.
+    layer = read.optional_text("powertoolsLayerArn")
     if layer is not None:
         _check_layer(layer, region, read)
     concurrency = read.optional_integer("invokerReservedConcurrency")
     _in_range(read, "invokerReservedConcurrency", concurrency, 1, 1000)
     log_level = _one_of(read, "functionLogLevel", LOG_LEVELS)
-    if len(read.messages) > before or layer is None or log_level is None:
+    if len(read.messages) > before or log_level is None:
         return None
     return FunctionSettings(
-        powertools_layer_arn=layer, invoker_reserved_concurrency=concurrency, log_level=log_level
+        powertools_layer_arn=layer or "", invoker_reserved_concurrency=concurrency, log_level=log_level
     )
 
 
@@ -603,6 +640,95 @@ def _botocore_data_dir() -> Path:
     import botocore
 
     return Path(botocore.__file__).parent / "data"  # service models, one folder per SDK service name
+
+
+def _choose_zones(
+    read: _Reader,
+    region: str,
+    az_count: int,
+    services: Sequence[str],
+    available_zones: Callable[[str], Sequence[str]],
+    endpoint_service_zones: Callable[[str, str], Sequence[str]],
+) -> tuple[str, ...]:
+    """The first `az_count` zones (by name) that the account has and every endpoint service offers.
+
+    AZ names map to different physical zones in each account, and some interface endpoint services
+    are not offered in every zone (CreateVpcEndpoint then fails with "does not support the
+    availability zone of the subnet"), so the choice intersects the region's zones with what
+    DescribeVpcEndpointServices reports for each configured service, in this account.
+    """
+    region_zones = sorted(available_zones(region))
+    if az_count > len(region_zones):
+        read.add(
+            "azCount",
+            f"{az_count} AZs requested but {region} offers {len(region_zones)} to this account "
+            f"({', '.join(region_zones)}); set azCount to {len(region_zones)} or less.",
+        )
+        return ()
+    usable = set(region_zones)
+    missing: dict[str, list[str]] = {}
+    for service in services:
+        offered = set(endpoint_service_zones(region, service))
+        if usable - offered:
+            missing[service] = sorted(usable - offered)
+        usable &= offered
+    zones = [zone for zone in region_zones if zone in usable]
+    if az_count > len(zones):
+        gaps = "; ".join(
+            f"{service} is not offered in {', '.join(names)}" for service, names in missing.items()
+        )
+        read.add(
+            "azCount",
+            f"{az_count} AZs requested but only {len(zones)} of {region}'s zones offer every interface "
+            f"endpoint service ({gaps}); set azCount to {len(zones)} or less, or remove the service "
+            "from interfaceEndpoints.",
+        )
+        return ()
+    return tuple(zones[:az_count])
+
+
+def _with_resolved_layer(
+    read: _Reader, region: str, functions: FunctionSettings, powertools_layer: Callable[[str], str]
+) -> FunctionSettings:
+    try:
+        layer = powertools_layer(region)
+    except Exception as error:  # noqa: BLE001 - any lookup failure becomes a config message
+        read.add(
+            "powertoolsLayerArn",
+            f"could not find the Powertools {powertools_version()} layer for {LAMBDA_RUNTIME} on "
+            f"{LAMBDA_ARCHITECTURE} in {region} ({powertools_parameter_name()}: {error}); set "
+            "powertoolsLayerArn to that release's layer ARN.",
+        )
+        return functions
+    return dataclasses.replace(functions, powertools_layer_arn=layer)
+
+
+def powertools_version() -> str:
+    """The Powertools release the functions are tested with: the one installed (requirements.txt pins it)."""
+    return importlib.metadata.version(POWERTOOLS_DISTRIBUTION)
+
+
+def powertools_parameter_name() -> str:
+    """The public SSM parameter holding the layer ARN of that release for the functions' runtime."""
+    return POWERTOOLS_PARAMETER.format(
+        architecture=LAMBDA_ARCHITECTURE, runtime=LAMBDA_RUNTIME, version=powertools_version()
+    )
+
+
+def _provider_powertools_layer(region: str) -> str:
+    import pulumi_aws as aws
+
+    return str(aws.ssm.get_parameter(name=powertools_parameter_name(), region=region).value)
+
+
+def _provider_endpoint_service_zones(region: str, service: str) -> Sequence[str]:
+    import pulumi_aws as aws
+
+    # The provider's region is the stack's (aws:region), so the lookup is in the right region.
+    result = aws.ec2.get_vpc_endpoint_service(
+        service_name=f"com.amazonaws.{region}.{service}", service_type="Interface"
+    )
+    return list(result.availability_zones)
 
 
 def _provider_zones(region: str) -> Sequence[str]:

@@ -19,7 +19,7 @@ from typing import Any, Optional
 import pulumi
 import pulumi_aws as aws
 
-from components.config import LAMBDA_ARCHITECTURE, LAMBDA_RUNTIME
+from components.config import LAMBDA_ARCHITECTURE, LAMBDA_LOG_LEVELS, LAMBDA_RUNTIME
 from components.context import AwsContext
 from components.logs import create_log_group
 
@@ -55,7 +55,7 @@ class VpcFunctionArgs:
     log_group_name: str
     log_retention_days: int
     log_kms_key_arn: pulumi.Input[str]
-    log_level: str
+    log_level: str  # DEBUG, INFO, WARNING or ERROR (Python's spelling)
     layers: Sequence[pulumi.Input[str]]
     environment: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
     # Extra IAM statements (plain dicts, may hold Outputs), each scoped to real ARNs.
@@ -140,7 +140,8 @@ class VpcFunction(pulumi.ComponentResource):
             logging_config={
                 "log_format": "JSON",
                 "log_group": self.log_group.name,
-                "application_log_level": args.log_level,
+                # Lambda spells WARNING as WARN (its ApplicationLogLevel enum); Powertools reads its own.
+                "application_log_level": LAMBDA_LOG_LEVELS[args.log_level],
                 "system_log_level": "WARN",
             },
             tracing_config={"mode": "Active"},

@@ -51,6 +51,17 @@ MOCK_ZONES: Mapping[str, tuple[str, ...]] = {
     "ca-central-1": ("ca-central-1a", "ca-central-1b", "ca-central-1d"),
     "sa-east-1": ("sa-east-1a", "sa-east-1b", "sa-east-1c"),
 }
+# Interface endpoint services are not offered in every zone of every account (DescribeVpcEndpoint-
+# Services lists the zones by the account's own names). In this mocked account, as in many real
+# ones, the Bedrock runtime endpoints are missing from us-east-1's use1-az3, named us-east-1e here.
+MOCK_ENDPOINT_SERVICE_GAPS: Mapping[tuple[str, str], frozenset[str]] = {
+    ("us-east-1", "bedrock-agent-runtime"): frozenset({"us-east-1e"}),
+    ("us-east-1", "bedrock-runtime"): frozenset({"us-east-1e"}),
+}
+# The public SSM parameters Powertools publishes per release, /aws/service/powertools/python/<arch>/
+# <runtime>/<version>, answered with the account and layer name AWS uses; the mocked layer version
+# number is illustrative (real numbers are not the package version: 3.23.0 is layer 27).
+MOCK_POWERTOOLS_LAYER_VERSIONS: Mapping[str, int] = {"3.23.0": 27, "3.37.0": 41}
 MOCK_ACCOUNT_ID = "123456789012"
 # Regions each geography's system inference profiles route to (as GetInferenceProfile lists them
 # for Anthropic models, 2026-11); "global" profiles list region-less model ARNs.
@@ -196,9 +207,56 @@ class AwsMocks(pulumi_mocks.Mocks):
                 "zoneIds": [f"{region[:3]}{region.split('-')[-1]}-az{i + 1}" for i in range(len(zones))],
                 "id": region,
             }
+        if invoke == "aws:ec2/getVpcEndpointService:getVpcEndpointService":
+            return self._endpoint_service(str(inputs["serviceName"]))
+        if invoke == "aws:ssm/getParameter:getParameter":
+            return self._public_parameter(str(inputs["name"]), str(inputs.get("region") or self.region))
         if invoke == "aws:bedrock/getInferenceProfile:getInferenceProfile":
             return self._inference_profile(str(inputs["inferenceProfileId"]))
         raise NotImplementedError(f"offline mocks do not implement the invoke {invoke}")
+
+    def _endpoint_service(self, service_name: str) -> dict[str, Any]:
+        """What DescribeVpcEndpointServices says about an AWS interface endpoint service."""
+        region, _, service = service_name.removeprefix("com.amazonaws.").partition(".")
+        zones = MOCK_ZONES.get(region, tuple(f"{region}{suffix}" for suffix in "abc"))
+        missing = MOCK_ENDPOINT_SERVICE_GAPS.get((region, service), frozenset())
+        return {
+            "id": service_name,
+            "serviceName": service_name,
+            "serviceType": "Interface",
+            "service": service,
+            "serviceId": _fake_id("vpce-svc-", service_name),
+            "availabilityZones": [zone for zone in zones if zone not in missing],
+            "baseEndpointDnsNames": [f"{service}.{region}.vpce.amazonaws.com"],
+            "privateDnsName": f"{service}.{region}.amazonaws.com",
+            "acceptanceRequired": False,
+            "managesVpcEndpoints": False,
+            "owner": "amazon",
+            "vpcEndpointPolicySupported": True,
+            "supportedIpAddressTypes": ["ipv4"],
+            "region": region,
+        }
+
+    def _public_parameter(self, name: str, region: str) -> dict[str, Any]:
+        prefix = "/aws/service/powertools/python/"
+        if not name.startswith(prefix):
+            raise ValueError(f"no SSM parameter {name} in the offline mocks")
+        architecture, runtime, version = name.removeprefix(prefix).split("/")
+        layer_version = MOCK_POWERTOOLS_LAYER_VERSIONS.get(version)
+        if layer_version is None:
+            raise ValueError(f"ParameterNotFound: {name}")
+        layer = f"AWSLambdaPowertoolsPythonV3-{runtime.replace('.', '')}-{architecture}"
+        value = f"arn:aws:lambda:{region}:017000801446:layer:{layer}:{layer_version}"
+        return {
+            "id": name,
+            "name": name,
+            "type": "String",
+            "value": value,
+            "insecureValue": value,
+            "arn": f"arn:aws:ssm:{region}::parameter{name}",
+            "version": 1,
+            "withDecryption": True,
+        }
 
     def _inference_profile(self, profile_id: str) -> dict[str, Any]:
         """A system inference profile routes one model to the regions of its geography."""

@@ -17,8 +17,8 @@ def test_readme_block_is_current(name: str) -> None:
 def test_every_setting_is_documented_with_its_default() -> None:
     table = block(README.read_text(encoding="utf-8"), "config-table")
     assert "| `vpcCidr` | string | `10.4.0.0/16` |" in table
-    assert '| `interfaceEndpoints` | array | `["bedrock-agent-runtime", "logs"]` |' in table
-    assert "| `powertoolsLayerArn` | string | (required, per stack) |" in table
+    assert '| `interfaceEndpoints` | array | `["bedrock-agent-runtime"]` |' in table
+    assert "| `powertoolsLayerArn` | string | (unset) |" in table
     assert "| `agentGuardrailId` | string | (unset) |" in table
 
 

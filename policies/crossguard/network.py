@@ -266,7 +266,8 @@ def lambda_reaches_endpoints(stack: Stack, _: Config) -> Iterator[tuple[str, str
 REQUIRED_ENDPOINTS = Setting(
     "requiredServices",
     {"type": "array", "items": {"type": "string"}, "minItems": 1},
-    ["bedrock-agent-runtime", "logs"],
+    # Not logs: Lambda, flow logs and API Gateway deliver logs through their services, not the VPC.
+    ["bedrock-agent-runtime"],
     "Service suffixes (com.amazonaws.<region>.<suffix>) that every VPC hosting Lambdas needs an "
     "interface endpoint for.",
 )
@@ -287,7 +288,7 @@ def _missing_endpoints(stack: Stack, vpc: Resource, required: list[str]) -> Iter
     settings=[REQUIRED_ENDPOINTS],
     description=(
         "A VPC that hosts Lambdas must have interface endpoints for every service they call (by default "
-        "bedrock-agent-runtime and logs): with no internet path, a missing endpoint means a failed call."
+        "bedrock-agent-runtime): with no internet path, a missing endpoint means a failed call."
     ),
     remediation="Add an Interface aws.ec2.VpcEndpoint for com.amazonaws.<region>.<service> in that VPC.",
 )

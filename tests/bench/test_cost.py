@@ -41,17 +41,17 @@ def items(estimate: CostEstimate) -> list[tuple[str, float, str, float | None, f
     ]
 
 
-def test_dev_one_az_two_endpoints_and_one_key(runs: dict[str, ProgramRun]) -> None:
+def test_dev_one_az_one_endpoint_and_one_key(runs: dict[str, ProgramRun]) -> None:
     estimate = estimate_of(runs["dev"])
 
-    # 2 endpoints x 1 AZ = 2 endpoint ENIs, each billed 730 h; one customer managed key.
+    # 1 endpoint (no logs endpoint: nothing in the VPC calls the Logs API) x 1 AZ = 1 ENI billed
+    # 730 h; one customer managed key.
     assert items(estimate) == [
         ("Interface endpoint bedrock-agent-runtime", 730, "ENI-hour", ENI_HOUR, 7.3),
-        ("Interface endpoint logs", 730, "ENI-hour", ENI_HOUR, 7.3),
         ("KMS key logs-key", 1, "key-month", KEY_MONTH, 1.0),
     ]
-    assert sum(item.quantity for item in estimate.items if item.unit == "ENI-hour") == 2 * 730
-    assert estimate.monthly_usd == pytest.approx(2 * 730 * ENI_HOUR + KEY_MONTH) == 15.6
+    assert sum(item.quantity for item in estimate.items if item.unit == "ENI-hour") == 730
+    assert estimate.monthly_usd == pytest.approx(730 * ENI_HOUR + KEY_MONTH) == 8.3
     assert estimate.hours_per_month == 730
     assert estimate.complete, estimate.warnings
 
@@ -61,10 +61,9 @@ def test_prod_three_azs(runs: dict[str, ProgramRun]) -> None:
 
     assert items(estimate) == [
         ("Interface endpoint bedrock-agent-runtime", 3 * 730, "ENI-hour", ENI_HOUR, 21.9),
-        ("Interface endpoint logs", 3 * 730, "ENI-hour", ENI_HOUR, 21.9),
         ("KMS key logs-key", 1, "key-month", KEY_MONTH, 1.0),
     ]
-    assert estimate.monthly_usd == 44.8
+    assert estimate.monthly_usd == 22.9
 
 
 def test_counts_follow_the_program_config() -> None:
@@ -96,11 +95,11 @@ def test_everything_else_the_program_creates_is_free_when_idle(runs: dict[str, P
 def test_rendered_section_lists_items_free_resources_and_formulas(runs: dict[str, ProgramRun]) -> None:
     lines = render_cost(estimate_of(runs["dev"]))
 
-    assert lines[0] == "Estimated fixed monthly cost (idle): $15.60"
+    assert lines[0] == "Estimated fixed monthly cost (idle): $8.30"
     assert "730 h/month" in lines[1]
     assert "read 2026-11-21" in lines[1]
     assert (
-        f"    + $7.30  Interface endpoint logs: 1 ENI (1 per AZ) {TIMES} 730 h "
+        f"    + $7.30  Interface endpoint bedrock-agent-runtime: 1 ENI (1 per AZ) {TIMES} 730 h "
         f"{TIMES} $0.01/ENI-hour [third-party]" in lines
     )
     assert any(
@@ -115,7 +114,7 @@ def test_rendered_section_lists_items_free_resources_and_formulas(runs: dict[str
     # Per-use prices as formulas with the numbers, read from the run (memory, model).
     assert f"requests {TIMES} $3.50/1M" in text
     assert f"{TIMES} 0.25 GB {TIMES} $0.0000133334/GB-s = $3.53 per 1M requests of 1 s" in text
-    assert f"GB processed {TIMES} $0.01/GB (2 endpoints" in text
+    assert f"GB processed {TIMES} $0.01/GB (1 endpoints" in text
     assert (
         f"(us.anthropic.claude-haiku-4-5-20251001-v1:0): input tokens {TIMES} $1.10/1M + "
         f"output tokens {TIMES} $5.50/1M" in text
@@ -202,10 +201,10 @@ def test_hourly_resources_without_a_price_are_flagged_not_guessed() -> None:
 def test_json_form_carries_totals_and_line_items(runs: dict[str, ProgramRun]) -> None:
     data = json.loads(json.dumps(cost_to_json(estimate_of(runs["dev"]))))
 
-    assert data["monthly_usd"] == 15.6
+    assert data["monthly_usd"] == 8.3
     assert data["complete"] is True
     assert data["hours_per_month"] == 730
-    assert [item["monthly_usd"] for item in data["items"]] == [7.3, 7.3, 1.0]
+    assert [item["monthly_usd"] for item in data["items"]] == [7.3, 1.0]
     assert data["items"][0]["price_key"] == "vpc.interface_endpoint.eni_hour"
 
 
@@ -213,9 +212,9 @@ def test_the_preview_prints_the_cost_under_the_policy_report(runs: dict[str, Pro
     result = PreviewResult(runs["dev"], PolicyReport("pack", "1.0.0", (), ()), 0.1)
     lines = render(result).splitlines()
 
-    cost = lines.index("Estimated fixed monthly cost (idle): $15.60")
+    cost = lines.index("Estimated fixed monthly cost (idle): $8.30")
     assert lines.index("Policies:") < cost < lines.index("Resources:")
-    assert to_json(result)["cost"]["monthly_usd"] == 15.6
+    assert to_json(result)["cost"]["monthly_usd"] == 8.3
 
 
 def test_global_profile_uses_the_global_rate() -> None:

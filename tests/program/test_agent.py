@@ -130,8 +130,9 @@ def test_functions_sit_in_the_private_subnets_with_the_shared_group(dev: Program
     assert inputs["handler"] == f"functions.{role.replace('-', '_')}.handler.handler"
     assert (inputs["runtime"], inputs["architectures"]) == ("python3.13", ["arm64"])
     assert inputs["tracingConfig"] == {"mode": "Active"}
+    # The layer of the Powertools release the tests run (requirements.txt), from its SSM parameter.
     assert inputs["layers"] == [
-        "arn:aws:lambda:us-east-1:017000801446:layer:AWSLambdaPowertoolsPythonV3-python313-arm64:27"
+        "arn:aws:lambda:us-east-1:017000801446:layer:AWSLambdaPowertoolsPythonV3-python313-arm64:41"
     ]
     assert inputs["role"] == dev.one(ROLE, f"{role}-role").outputs["arn"]
     # Logs go to the explicit group, which exists before the function.
@@ -262,7 +263,8 @@ def test_agent_endpoint_admits_only_the_invoker_calling_the_alias(dev: ProgramRu
     assert statement["Resource"] == dev.one(ALIAS).outputs["agentAliasArn"]
 
 
-def test_logs_endpoint_admits_only_writes_to_this_stacks_log_groups(dev: ProgramRun) -> None:
+def test_logs_endpoint_admits_only_writes_to_this_stacks_log_groups(program: RunProgram) -> None:
+    dev = program("dev", interfaceEndpoints=["bedrock-agent-runtime", "logs"])
     endpoint = next(e for e in dev.of_type(ENDPOINT) if e.inputs["serviceName"].endswith(".logs"))
     (statement,) = policy_document(endpoint.inputs["policy"])["Statement"]
     prefix = f"arn:aws:logs:us-east-1:{MOCK_ACCOUNT_ID}:log-group:"

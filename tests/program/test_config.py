@@ -48,7 +48,8 @@ def failure(program: RunProgram, **overrides: Any) -> str:
         ({"agentRuntime": "agents"}, "agentRuntime: 'agents' is not one of classic"),
         ({"agentFoundationModel": "claude haiku"}, "is not a Bedrock model id"),
         ({"agentFoundationModel": "eu.anthropic.claude-haiku-4-5-20251001-v1:0"}, "'eu.' inference profile"),
-        ({"agentInstruction": "Be helpful."}, "11 characters is out of range; use 40 to 4000 characters"),
+        ({"agentInstruction": "Be helpful."}, "11 characters is out of range; use 40 to 20000 characters"),
+        ({"agentInstruction": "x" * 20001}, "20001 characters is out of range; use 40 to 20000 characters"),
         ({"agentIdleSessionTtlSeconds": 30}, "30 is out of range; use 60 to 5400"),
         ({"agentGuardrailId": "abc123"}, "set agentGuardrailId and agentGuardrailVersion together"),
         (
@@ -112,7 +113,7 @@ def test_stack_file_overrides_project_defaults_like_the_cli() -> None:
     dev = resolve_stack_config("dev")
     assert dev["bedrock-vpc-agent:vpcCidr"] == "10.4.0.0/16"  # Pulumi.yaml default
     assert dev["bedrock-vpc-agent:azCount"] == "1"  # Pulumi.dev.yaml
-    assert dev["bedrock-vpc-agent:interfaceEndpoints"] == '["bedrock-agent-runtime", "logs"]'
+    assert dev["bedrock-vpc-agent:interfaceEndpoints"] == '["bedrock-agent-runtime"]'
     assert dev["aws:region"] == "us-east-1"
     prod = resolve_stack_config("prod", {"azCount": 2})
     assert prod["bedrock-vpc-agent:vpcCidr"] == "10.20.0.0/16"

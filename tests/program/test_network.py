@@ -124,10 +124,8 @@ def test_interface_endpoints_use_private_dns_all_subnets_and_the_shared_group(de
     subnet_ids = sorted(subnet.outputs["id"] for subnet in dev.of_type(SUBNET))
     group_id = dev.one(SECURITY_GROUP).outputs["id"]
     endpoints = {e.inputs["serviceName"]: e for e in dev.of_type(ENDPOINT)}
-    assert set(endpoints) == {
-        "com.amazonaws.us-east-1.bedrock-agent-runtime",
-        "com.amazonaws.us-east-1.logs",
-    }
+    # Nothing in the VPC calls the CloudWatch Logs API, so logs is not a default endpoint.
+    assert set(endpoints) == {"com.amazonaws.us-east-1.bedrock-agent-runtime"}
     for endpoint in endpoints.values():
         assert endpoint.inputs["vpcEndpointType"] == "Interface"
         assert endpoint.inputs["privateDnsEnabled"] is True
@@ -136,7 +134,6 @@ def test_interface_endpoints_use_private_dns_all_subnets_and_the_shared_group(de
         assert endpoint.inputs["securityGroupIds"] == [group_id]
     assert dev.outputs["endpointIds"] == {
         "bedrock-agent-runtime": endpoints["com.amazonaws.us-east-1.bedrock-agent-runtime"].outputs["id"],
-        "logs": endpoints["com.amazonaws.us-east-1.logs"].outputs["id"],
     }
 
 
