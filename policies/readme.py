@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Final
+from typing import Any, Final
 
 from offline.analyzer import DEFAULT_PACK_DIR, PolicyAnalyzer
 from offline.model import PolicyInfo
@@ -24,9 +24,20 @@ def _cell(text: str) -> str:
     return text.replace("|", "\\|").replace("\n", " ")
 
 
+def _integral(value: Any) -> Any:
+    """Numbers cross gRPC as floats: show an integer default (443.0) as the integer it is."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, list):
+        return [_integral(item) for item in value]
+    if isinstance(value, dict):
+        return {key: _integral(item) for key, item in value.items()}
+    return value
+
+
 def _config(policy: PolicyInfo) -> str:
     return "<br>".join(
-        f"`{key}` = `{json.dumps(spec.get('default'), separators=(',', ':'))}`"
+        f"`{key}` = `{json.dumps(_integral(spec.get('default')), separators=(',', ':'))}`"
         for key, spec in sorted(policy.config_schema.items())
     )
 

@@ -243,3 +243,90 @@ def cors_no_wildcard_origin(res: Resource, config: Config) -> Iterator[str]:
             yield f"{res.label} CORS allowOrigins contains '*'"
     else:
         yield from _header_problems(res)
+
+
+def _data_trace_paths(res: Resource) -> Iterator[str]:
+    """Where a resource turns data trace on (unknown values are not reported)."""
+    if res.type == tokens.METHOD_SETTINGS:
+        if res.get("settings.dataTraceEnabled") is True:
+            path = res.get("methodPath")
+            yield f"methodPath {path!r}" if isinstance(path, str) else "its method settings"
+        return
+    if res.get("defaultRouteSettings.dataTraceEnabled") is True:
+        yield "defaultRouteSettings"
+    routes = res.get("routeSettings")
+    for route in routes if isinstance(routes, list) else []:
+        if isinstance(route, Mapping) and route.get("dataTraceEnabled") is True:
+            yield f"route {route.get('routeKey')!r}"
+
+
+@rules.resource(
+    "api-no-data-trace",
+    types=(tokens.METHOD_SETTINGS, tokens.APIGWV2_STAGE),
+    description=(
+        "API stages and methods must not enable data trace (full request/response logging): it writes "
+        "every prompt and every answer - user data - to the execution log, a log group API Gateway "
+        "creates itself, unencrypted by the stack's key and never expiring."
+    ),
+    remediation=(
+        "Set data_trace_enabled=False in the method settings (and route settings for API Gateway v2); "
+        "the access log records who called what with which status, without bodies."
+    ),
+)
+def api_no_data_trace(res: Resource, _: Config) -> Iterator[str]:
+    for where in _data_trace_paths(res):
+        yield f"{res.label} enables data trace ({where}): prompts and answers would be logged"
+
+
+# API Gateway's default integration timeout; Lambda's default function timeout.
+DEFAULT_INTEGRATION_TIMEOUT_MS = 29000
+DEFAULT_FUNCTION_TIMEOUT_S = 3
+
+
+def _integrated_functions(stack: Stack, integration: Resource) -> list[Resource]:
+    """Functions behind an integration: its uri is the function's invoke ARN (which embeds the ARN)."""
+    uri = integration.get("uri")
+    found = list(stack.refs(integration, "uri", (tokens.FUNCTION,)).found)
+    if isinstance(uri, str):
+        found += [
+            fn
+            for fn in stack.of_type(tokens.FUNCTION)
+            if isinstance(fn.get("arn"), str) and f"/functions/{fn.get('arn')}/" in uri and fn not in found
+        ]
+    return found
+
+
+def _timeout_problems(stack: Stack, integration: Resource) -> Iterator[str]:
+    if integration.get("type") not in ("AWS_PROXY", "AWS"):
+        return
+    raw = integration.get("timeoutMilliseconds")
+    if is_unknown(raw):
+        return
+    waits = number(raw) if raw is not None else DEFAULT_INTEGRATION_TIMEOUT_MS
+    for function in _integrated_functions(stack, integration):
+        timeout = function.get("timeout")
+        if is_unknown(timeout) or waits is None:
+            continue
+        seconds = number(timeout) if timeout is not None else DEFAULT_FUNCTION_TIMEOUT_S
+        if seconds is not None and waits > seconds * 1000:
+            yield (
+                f"{integration.label} waits {waits:g} ms but {function.label} is stopped after "
+                f"{seconds:g} s: Lambda kills the function mid-answer and API Gateway returns a bare 502"
+            )
+
+
+@rules.stack(
+    "api-integration-timeout-within-function-timeout",
+    description=(
+        "A Lambda integration must not wait longer than the function may run (integration "
+        "timeoutMilliseconds, default 29000, against the function's timeout, default 3 s): otherwise "
+        "Lambda stops the function first and the caller gets API Gateway's bare 502 instead of the "
+        "function's own timeout answer."
+    ),
+    remediation=(
+        "Give the function a timeout at least as long as the integration timeout (this program sets it "
+        "1 s above apiIntegrationTimeoutMs), or shorten timeout_milliseconds."
+    ),
+)
+def api_integration_timeout_within_function_timeout(stack: Stack, _: Config) -> Iterator[tuple[str, str]]:
+    yield from each(stack.of_type(tokens.INTEGRATION), lambda i: _timeout_problems(stack, i))

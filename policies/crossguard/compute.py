@@ -49,9 +49,14 @@ def lambda_in_vpc(res: Resource, _: Config) -> Iterator[str]:
 
 def _private_subnet_problems(stack: Stack, function: Resource) -> Iterator[str]:
     refs = stack.refs(function, "vpcConfig.subnetIds", tokens.SUBNETS)
+    # One finding per cause: subnets sharing a route table share its route out of the VPC.
+    subnets_by_reason: dict[str, list[str]] = {}
     for subnet in refs.found:
         for reason in subnet_public_reasons(stack, subnet):
-            yield f"{function.label} runs in a subnet that is not private: {reason}"
+            subnets_by_reason.setdefault(reason, []).append(subnet.label)
+    for reason, subnets in subnets_by_reason.items():
+        where = "" if reason.startswith(subnets[0]) else f" (used by {', '.join(subnets)})"
+        yield f"{function.label} runs in a subnet that is not private: {reason}{where}"
     for subnet_id in refs.unresolved:
         yield f"{function.label} uses subnet {subnet_id}, unmanaged here: cannot prove it private"
 
@@ -175,6 +180,21 @@ ALLOWED_RUNTIMES = Setting(
 )
 
 
+# Python runtimes AWS Lambda has deprecated (no more security patches; creating and later updating
+# functions on them gets blocked), with the deprecation date. Source: "Lambda runtimes", Deprecated
+# runtimes table, AWS Lambda developer guide (docs.aws.amazon.com/lambda/latest/dg/lambda-runtimes.html),
+# read 2026-12-02. components/config.py keeps the same table for the program (a test compares them).
+DEPRECATED_RUNTIMES: Final = {
+    "python2.7": "2021-07-15",
+    "python3.6": "2022-07-18",
+    "python3.7": "2023-12-04",
+    "python3.8": "2024-10-14",
+    "python3.9": "2025-12-15",
+    "python3.10": "2026-06-30",
+    "python3.11": "2026-06-30",
+}
+
+
 @rules.resource(
     "lambda-supported-runtime",
     types=(tokens.FUNCTION,),
@@ -190,7 +210,15 @@ def lambda_supported_runtime(res: Resource, config: Config) -> Iterator[str]:
         return
     runtime = res.get("runtime")
     allowed = [str(r) for r in as_list(config["allowedRuntimes"])]
-    if not is_unknown(runtime) and runtime not in allowed:
+    if is_unknown(runtime) or runtime in allowed:
+        return
+    deprecated = DEPRECATED_RUNTIMES.get(str(runtime))
+    if deprecated is not None:
+        yield (
+            f"{res.label} uses the deprecated runtime {runtime!r} (deprecated by AWS Lambda on {deprecated}: "
+            f"no security patches, then no creates and updates); use one of {', '.join(allowed)}"
+        )
+    else:
         yield f"{res.label} uses runtime {runtime!r}; allowed: {', '.join(allowed)}"
 
 
@@ -202,9 +230,38 @@ REQUIRE_SOURCE_ACCOUNT = Setting(
 )
 
 
-def _loose_arn(arn: str) -> bool:
+def _wild(text: str) -> bool:
+    return "*" in text or "?" in text
+
+
+def _loose_source_arn(arn: str) -> str | None:
+    """Why a permission's sourceArn matches more than one caller, or None when it names one.
+
+    Lambda matches sourceArn with ArnLike, so `*` and `?` are wildcards anywhere. An API Gateway
+    execute-api ARN is <api id>/<stage>/<METHOD>/<path>: the API, stage and method must be literal, path
+    segments may be `*` (a path parameter such as /chat/{sessionId} appears as /chat/*). Any other
+    caller (agent/<id>, a bucket, a rule) must be fully literal: agent/* is every agent in the account.
+    """
     parts = arn.split(":", 5)
-    return len(parts) < 6 or any(p == "*" for p in parts[1:5]) or parts[5] in ("", "*")
+    if len(parts) < 6 or not parts[5]:
+        return "is not a complete ARN"
+    wild_parts = [
+        name
+        for name, part in zip(("partition", "service", "region", "account"), parts[1:5], strict=True)
+        if _wild(part)
+    ]
+    if wild_parts:
+        return f"has a wildcard in its {', '.join(wild_parts)}"
+    if parts[2] != "execute-api":
+        return "has a wildcard in its resource" if _wild(parts[5]) else None
+    segments = parts[5].split("/")
+    fixed = dict(zip(("API id", "stage", "method"), segments[:3], strict=False))
+    if len(fixed) < 3:
+        return "does not name the API, stage and method (<api id>/<stage>/<METHOD>/<path>)"
+    wild_fixed = [name for name, value in fixed.items() if _wild(value)]
+    if wild_fixed:
+        return f"matches any {' and any '.join(wild_fixed)}"
+    return None
 
 
 @rules.resource(
@@ -217,8 +274,9 @@ def _loose_arn(arn: str) -> bool:
         "can invoke the function (confused deputy)."
     ),
     remediation=(
-        "Set source_arn to the exact caller (agent ARN, API execution ARN ...) and source_account to "
-        "the account id; never use principal='*'."
+        "Set source_arn to the exact caller (the agent ARN; the stage execution ARN plus /<METHOD>/<path>) "
+        "and source_account to the account id; never use principal='*' or a wildcard such as agent/* or "
+        "<api>/*/*."
     ),
 )
 def lambda_permission_scoped(res: Resource, config: Config) -> Iterator[str]:
@@ -233,8 +291,10 @@ def lambda_permission_scoped(res: Resource, config: Config) -> Iterator[str]:
     if not principal.endswith(".amazonaws.com"):
         return
     source_arn = res.get("sourceArn")
-    if not is_unknown(source_arn) and (not isinstance(source_arn, str) or _loose_arn(source_arn)):
-        yield f"{res.label} grants {principal} without a specific sourceArn"
+    if not is_unknown(source_arn):
+        why = _loose_source_arn(source_arn) if isinstance(source_arn, str) else "is not set"
+        if why is not None:
+            yield f"{res.label} grants {principal} for a sourceArn that {why} ({source_arn})"
     required = [str(p) for p in as_list(config["requireSourceAccount"])]
     if principal in required and res.get("sourceAccount") in (None, ""):
         yield f"{res.label} grants {principal} without sourceAccount"
@@ -267,3 +327,22 @@ def lambda_tracing_active(res: Resource, _: Config) -> Iterator[str]:
     mode = res.get("tracingConfig.mode")
     if not is_unknown(mode) and mode != "Active":
         yield f"{res.label} has tracing mode {mode!r}, not Active"
+
+
+@rules.resource(
+    "lambda-reserved-concurrency-not-zero",
+    types=(tokens.FUNCTION,),
+    description=(
+        "A function's reserved concurrency must not be 0: Lambda then throttles every invocation, so the "
+        "function can never run (AWS accepts 0 as the way to switch a function off). Unset (-1) means "
+        "unreserved."
+    ),
+    remediation=(
+        "Set reserved_concurrent_executions to a positive cap (or leave it unset); to stop traffic on "
+        "purpose, remove the API route or the invoke permission instead."
+    ),
+)
+def lambda_reserved_concurrency_not_zero(res: Resource, _: Config) -> Iterator[str]:
+    value = res.get("reservedConcurrentExecutions")
+    if not is_unknown(value) and number(value) == 0:
+        yield f"{res.label} has reservedConcurrentExecutions=0: every invocation is throttled"

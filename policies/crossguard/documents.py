@@ -8,6 +8,7 @@ object or a list" and "Principal may be '*' or a map of lists" are handled once.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from fnmatch import fnmatchcase
@@ -98,6 +99,25 @@ class Statement:
         return any(actions_overlap(a, action) for a in self.actions)
 
 
+def arn_matches(pattern: str, arn: str) -> bool:
+    """IAM's Resource matching: `*` is any run of characters and `?` any one character, across ARN
+    segments (`:` and `/` included), everything else literal and case-sensitive."""
+    regex = "".join(".*" if c == "*" else "." if c == "?" else re.escape(c) for c in pattern)
+    return re.fullmatch(regex, arn, re.DOTALL) is not None
+
+
+def applies_to(statement: Statement, action: str, arn: str) -> bool:
+    """Does the statement (Allow or Deny) cover `action` on the resource `arn`, as IAM evaluates it?
+    Conditions are not evaluated: callers decide what a conditional statement means."""
+    if statement.not_actions:
+        action_hit = not any(action_matches(a, action) for a in statement.not_actions)
+    else:
+        action_hit = any(action_matches(a, action) for a in statement.actions)
+    if statement.not_resources:
+        return action_hit and not any(arn_matches(r, arn) for r in statement.not_resources)
+    return action_hit and any(arn_matches(r, arn) for r in statement.resources)
+
+
 def action_matches(pattern: str, action: str) -> bool:
     return fnmatchcase(action.lower(), pattern.lower())
 
@@ -186,4 +206,11 @@ def allow_statements(res: Resource) -> list[tuple[str, Statement]]:
         for label, raw in identity_documents(res)
         for statement in statements(raw) or []
         if statement.allow
+    ]
+
+
+def identity_statements(res: Resource) -> list[tuple[str, Statement]]:
+    """(document label, statement) for every statement, Allow and Deny, of a resource's identity policies."""
+    return [
+        (label, statement) for label, raw in identity_documents(res) for statement in statements(raw) or []
     ]

@@ -171,6 +171,7 @@ class Resource:
     parent: str | None = None
     dependencies: tuple[str, ...] = ()
     property_dependencies: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    protect: bool = False  # the `protect` resource option, as the engine sends it
 
     def get(self, path: str) -> Any:
         return dig(self.props, path)
@@ -291,6 +292,7 @@ def _to_resource(args: ResourceValidationArgs) -> Resource:
         props=plain(args.props),
         provider_props=plain(args.provider.props) if args.provider is not None else {},
         parent=args.opts.parent,
+        protect=bool(args.opts.protect),
     )
 
 
@@ -304,7 +306,14 @@ def _stack_resource(r: PolicyResource) -> Resource:
         parent=r.parent.urn if r.parent is not None else None,
         dependencies=tuple(d.urn for d in r.dependencies),
         property_dependencies={k: tuple(d.urn for d in v) for k, v in r.property_dependencies.items()},
+        protect=bool(r.opts.protect),
     )
+
+
+def merge_messages(messages: Sequence[str]) -> str:
+    """One violation per rule and resource: a fault found several ways is still one finding, its
+    distinct messages (in the order found) on separate lines."""
+    return "\n".join(dict.fromkeys(messages))
 
 
 def _crash_message(name: str, exc: Exception) -> str:
@@ -341,8 +350,9 @@ class RuleSet:
                 if args.resource_type not in wanted:
                     return
                 try:
-                    for message in check(_to_resource(args), _config(settings, args.get_config())):
-                        report(message, None)
+                    messages = list(check(_to_resource(args), _config(settings, args.get_config())))
+                    if messages:
+                        report(merge_messages(messages), None)
                 except Exception as exc:  # noqa: BLE001 -- a crashing rule must not abort the preview
                     report(_crash_message(name, exc), None)
 
@@ -373,11 +383,11 @@ class RuleSet:
             def validate(args: StackValidationArgs, report: ReportViolation) -> None:
                 try:
                     stack = Stack([_stack_resource(r) for r in args.resources])
-                    seen: set[tuple[str, str]] = set()
+                    by_urn: dict[str, list[str]] = {}
                     for urn, message in check(stack, _config(settings, args.get_config())):
-                        if (urn, message) not in seen:
-                            seen.add((urn, message))
-                            report(message, urn or None)
+                        by_urn.setdefault(urn, []).append(message)
+                    for urn, messages in by_urn.items():
+                        report(merge_messages(messages), urn or None)
                 except Exception as exc:  # noqa: BLE001 -- a crashing rule must not abort the preview
                     report(_crash_message(name, exc), None)
 

@@ -34,31 +34,48 @@ def is_open_cidr(value: Any) -> bool:
 
 def route_exits(route: Mapping[str, Any]) -> list[str]:
     """Why one route (inline entry or aws:ec2/route:Route props) sends traffic out of the VPC."""
-    reasons = [f"has destination {route[key]}" for key in _DESTINATIONS if is_open_cidr(route.get(key))]
-    reasons += [f"targets {what}" for key, what in _EXIT_TARGETS.items() if route.get(key) is not None]
+    return list(_literal_reasons(route).values())
+
+
+def _literal_reasons(route: Mapping[str, Any]) -> dict[str, str]:
+    """{property: why} for the properties of one route that lead out of the VPC."""
+    reasons = {key: f"has destination {route[key]}" for key in _DESTINATIONS if is_open_cidr(route.get(key))}
+    reasons.update(
+        {key: f"targets {what}" for key, what in _EXIT_TARGETS.items() if route.get(key) is not None}
+    )
     gateway = route.get("gatewayId")
     if isinstance(gateway, str) and gateway.startswith("igw-"):
-        reasons.append(f"targets internet gateway {gateway}")
+        reasons["gatewayId"] = f"targets internet gateway {gateway}"
     return reasons
 
 
+def _route_reasons(stack: Stack, holder: Resource, top: str | None, route: Mapping[str, Any]) -> list[str]:
+    """Every reason one route leaves the VPC, once: a gateway the stack manages is named instead of the
+    generic "a NAT gateway" (one fault, one finding)."""
+    reasons = _literal_reasons(route)
+    for key in ("gatewayId", *_EXIT_TARGETS):
+        value = route.get(key)
+        if value is None:
+            continue
+        found = stack.resolve(holder, top or key, value, _INTERNET_GATEWAYS).found
+        if found:
+            reasons[key] = "targets " + ", ".join(gateway.label for gateway in found)
+    return list(reasons.values())
+
+
 def exit_routes(stack: Stack, table: Resource) -> list[tuple[Resource, str]]:
-    """(resource to blame, reason) for every route of `table` that leaves the VPC."""
+    """(resource to blame, reason) for every route of `table` that leaves the VPC: one entry per route."""
     found: list[tuple[Resource, str]] = []
     inline = table.get("routes")
-    if isinstance(inline, list):
-        for entry in inline:
-            if isinstance(entry, Mapping):
-                found += [(table, f"{table.label} has a route that {why}") for why in route_exits(entry)]
-        for gateway in stack.refs(table, "routes", _INTERNET_GATEWAYS).found:
-            found.append((table, f"{table.label} routes to {gateway.label}"))
+    for entry in inline if isinstance(inline, list) else []:
+        if isinstance(entry, Mapping):
+            reasons = _route_reasons(stack, table, "routes", entry)
+            if reasons:
+                found.append((table, f"{table.label} has a route that {' and '.join(reasons)}"))
     for route in stack.referrers(table, (tokens.ROUTE,), "routeTableId"):
-        found += [(route, f"{route.label} in {table.label} {why}") for why in route_exits(route.props)]
-        for gateway in stack.refs(route, "gatewayId", _INTERNET_GATEWAYS).found:
-            found.append((route, f"{route.label} in {table.label} targets {gateway.label}"))
-        for key in _EXIT_TARGETS:
-            for gateway in stack.refs(route, key, _INTERNET_GATEWAYS).found:
-                found.append((route, f"{route.label} in {table.label} targets {gateway.label}"))
+        reasons = _route_reasons(stack, route, None, route.props)
+        if reasons:
+            found.append((route, f"{route.label} in {table.label} {' and '.join(reasons)}"))
     return _dedupe(found)
 
 

@@ -7,7 +7,7 @@ from collections.abc import Iterator, Mapping
 from typing import Any, Final
 
 from . import tokens
-from .documents import is_wildcard_action, statements
+from .documents import Statement, is_wildcard_action, statements
 from .framework import (
     ADVISORY,
     Config,
@@ -19,6 +19,7 @@ from .framework import (
     each,
     has_unknown,
     is_unknown,
+    number,
     strings,
 )
 from .graph import (
@@ -135,6 +136,65 @@ def no_open_security_group_rules(res: Resource, _: Config) -> Iterator[str]:
         yield f"{res.label} ({kind}) is open to {cidr}"
 
 
+ALLOWED_TCP_PORTS = Setting(
+    "allowedTcpPorts",
+    {"type": "array", "items": {"type": "integer"}, "minItems": 1},
+    [443],
+    "TCP ports security-group rules may open (the Lambdas and interface endpoints speak HTTPS only).",
+)
+_SG_RULE_FORMS: Final = {
+    tokens.SECURITY_GROUP_RULE: "protocol",
+    tokens.SG_INGRESS_RULE: "ipProtocol",
+    tokens.SG_EGRESS_RULE: "ipProtocol",
+}
+
+
+def _protocol_problem(rule: Mapping[str, Any], protocol_key: str, ports: list[float]) -> str | None:
+    """Why one rule (inline entry or rule resource props) opens more than TCP on the allowed ports."""
+    protocol, low, high = rule.get(protocol_key), rule.get("fromPort"), rule.get("toPort")
+    if is_unknown(protocol) or is_unknown(low) or is_unknown(high):
+        return None
+    name = str(protocol).lower()
+    if name in ("-1", "all"):
+        return "allows all traffic (protocol -1: every protocol and port)"
+    if name not in ("tcp", "6"):
+        return f"allows protocol {protocol}"
+    first, last = number(low), number(high)
+    if first is None or last is None or first != last or first not in ports:
+        return f"opens TCP ports {low}-{high}; only {', '.join(f'{p:g}' for p in ports)} may be open"
+    return None
+
+
+@rules.resource(
+    "security-group-rules-https-only",
+    types=(tokens.SECURITY_GROUP, *_SG_RULE_FORMS),
+    settings=[ALLOWED_TCP_PORTS],
+    description=(
+        "Security-group rules may carry only TCP on the allowed ports (443 by default): the Lambdas and the "
+        "interface endpoints speak HTTPS only, so a rule for all traffic (protocol -1) - even a "
+        "self-referencing one - opens every port of everything in the group to every member."
+    ),
+    remediation=(
+        "Use ip_protocol='tcp', from_port=443, to_port=443 on the rule (one rule per direction and peer); "
+        "config 'allowedTcpPorts' lists other ports a stack really needs."
+    ),
+)
+def security_group_rules_https_only(res: Resource, config: Config) -> Iterator[str]:
+    ports = [p for p in (number(v) for v in as_list(config["allowedTcpPorts"])) if p is not None]
+    if res.type == tokens.SECURITY_GROUP:
+        for direction in ("ingress", "egress"):
+            entries = res.get(direction)
+            for i, entry in enumerate(entries if isinstance(entries, list) else []):
+                problem = _protocol_problem(entry, "protocol", ports) if isinstance(entry, Mapping) else None
+                if problem:
+                    yield f"{res.label} {direction}[{i}] {problem}"
+        return
+    problem = _protocol_problem(res.props, _SG_RULE_FORMS[res.type], ports)
+    kind = {tokens.SG_INGRESS_RULE: "ingress", tokens.SG_EGRESS_RULE: "egress"}.get(res.type, res.get("type"))
+    if problem:
+        yield f"{res.label} ({kind}) {problem}"
+
+
 def _interface(res: Resource) -> bool:
     return res.get("vpcEndpointType") == "Interface"
 
@@ -200,6 +260,53 @@ def vpc_endpoint_policy_restricted(res: Resource, _: Config) -> Iterator[str]:
         if statement.allow and (wild or statement.not_actions):
             shown = ", ".join(wild) or "NotAction"
             yield f"{res.label} endpoint policy {statement.label} allows {shown}"
+
+
+# Condition keys that tie a request to who makes it. aws:SourceVpc/aws:SourceVpce do not: every
+# principal whose traffic crosses the endpoint carries them.
+PRINCIPAL_KEYS: Final = frozenset(
+    {"aws:principalaccount", "aws:principalarn", "aws:principalorgid", "aws:principalorgpaths", "aws:userid"}
+)
+
+
+def _narrows_principal(statement: Statement) -> bool:
+    """A positive condition (…Equals/…Like, no IfExists) binds a principal key to specific values."""
+    for operator, block in statement.conditions.items():
+        op = str(operator).lower()
+        if "not" in op or op.endswith("ifexists") or op.startswith(("null", "bool", "numeric", "date")):
+            continue
+        if not isinstance(block, Mapping):
+            continue
+        for key, value in block.items():
+            values = [str(v) for v in as_list(value)]
+            if str(key).lower() in PRINCIPAL_KEYS and values and all(v.strip("*?") for v in values):
+                return True
+    return False
+
+
+@rules.resource(
+    "endpoint-policy-principal-scoped",
+    types=(tokens.VPC_ENDPOINT, tokens.VPC_ENDPOINT_POLICY),
+    description=(
+        "An endpoint policy statement that allows Principal '*' (or uses NotPrincipal) must narrow the "
+        "principal with a condition (aws:PrincipalAccount, aws:PrincipalArn, aws:PrincipalOrgID ...): "
+        "otherwise credentials of any AWS account - stolen or an attacker's own - work through the endpoint, "
+        "which is the exfiltration path a private VPC exists to close. (An endpoint without a policy gets "
+        "AWS's full-access default: see vpc-endpoint-policy-restricted.)"
+    ),
+    remediation=(
+        "Name the principals (Principal {'AWS': <role ARN>}) or add Condition "
+        "{'StringEquals': {'aws:PrincipalAccount': '<account id>'}} to the statement."
+    ),
+)
+def endpoint_policy_principal_scoped(res: Resource, _: Config) -> Iterator[str]:
+    raw = res.get("policy")
+    if is_unknown(raw):
+        return
+    for statement in statements(raw) or []:
+        public = statement.public_principal or statement.has_not_principal
+        if statement.allow and public and not _narrows_principal(statement):
+            yield f"{res.label} endpoint policy {statement.label} allows any principal of any account"
 
 
 @rules.stack(

@@ -33,6 +33,14 @@ def _default_tags(provider: Mapping[str, Any]) -> Any:
     return tags if isinstance(tags, Mapping) or is_unknown(tags) else {}
 
 
+def merged_tags(res: Resource) -> Mapping[str, Any] | None:
+    """The tags a resource ends up with (provider default tags overlaid by its own); None if unknown."""
+    own, inherited = res.get("tags"), _default_tags(res.provider_props)
+    if is_unknown(own) or is_unknown(inherited):
+        return None
+    return {**inherited, **(own if isinstance(own, Mapping) else {})}
+
+
 @rules.resource(
     "required-tags",
     types=tokens.TAGGABLE,
@@ -45,10 +53,9 @@ def _default_tags(provider: Mapping[str, Any]) -> Any:
     remediation="Set default_tags on the aws.Provider (preferred) or tags on the resource.",
 )
 def required_tags(res: Resource, config: Config) -> Iterator[str]:
-    own, inherited = res.get("tags"), _default_tags(res.provider_props)
-    if is_unknown(own) or is_unknown(inherited):
+    merged = merged_tags(res)
+    if merged is None:
         return
-    merged = {**inherited, **(own if isinstance(own, Mapping) else {})}
     missing = [str(key) for key in as_list(config["requiredTags"]) if merged.get(key) in (None, "")]
     if missing:
         yield f"{res.label} is missing tags: {', '.join(missing)}"

@@ -72,6 +72,8 @@ METHOD_SETTINGS: Final = "aws:apigateway/methodSettings:MethodSettings"
 USAGE_PLAN: Final = "aws:apigateway/usagePlan:UsagePlan"
 USAGE_PLAN_KEY: Final = "aws:apigateway/usagePlanKey:UsagePlanKey"
 API_KEY: Final = "aws:apigateway/apiKey:ApiKey"
+# api gateway v2 (HTTP / WebSocket)
+APIGWV2_STAGE: Final = "aws:apigatewayv2/stage:Stage"
 
 # groups
 SECURITY_GROUPS: Final = (SECURITY_GROUP, DEFAULT_SECURITY_GROUP)

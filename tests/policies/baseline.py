@@ -56,6 +56,7 @@ def _function(
         name=name,
         role=role.arn,
         runtime="python3.13",
+        timeout=30,
         handler=f"functions.{name}.handler.handler",
         vpcConfig={"subnetIds": [s.id for s in subnets], "securityGroupIds": [sg.id]},
         loggingConfig={"logGroup": group.ref("name"), "logFormat": "JSON"},
@@ -208,7 +209,14 @@ def build() -> Baseline:
             privateDnsEnabled=True,
             subnetIds=[s.id for s in subnets],
             securityGroupIds=[sg.id],
-            policy=policy(allow(actions, resources, Principal="*")),
+            policy=policy(
+                allow(
+                    actions,
+                    resources,
+                    Principal="*",
+                    Condition={"StringEquals": {"aws:PrincipalAccount": ACCOUNT}},
+                )
+            ),
         )
         for service, actions, resources in (
             ("bedrock-agent-runtime", "bedrock:InvokeAgent", [alias.ref("agentAliasArn")]),
@@ -269,7 +277,7 @@ def build() -> Baseline:
         action="lambda:InvokeFunction",
         function=functions["invoker"].ref("name"),
         principal="apigateway.amazonaws.com",
-        sourceArn=api.ref("executionArn", "{}/*/*"),
+        sourceArn=api.ref("executionArn", "{}/v1/POST/chat"),
     )
     return Baseline(
         graph=g,

@@ -76,6 +76,7 @@ class Node:
     inputs: dict[str, Any]
     parent: Node | None = None
     extra_outputs: dict[str, Any] = field(default_factory=dict)
+    protect: bool = False
 
     @property
     def id(self) -> Ref:
@@ -122,12 +123,13 @@ class Graph:
         *,
         parent: Node | None = None,
         outputs: dict[str, Any] | None = None,
+        protect: bool = False,
         **inputs: Any,
     ) -> Node:
         """Register `type_` named `logical`; keyword arguments are its inputs (`name` included)."""
         qualified = type_ if parent is None else f"{_qualified_type(parent)}${type_}"
         urn = f"urn:pulumi:{STACK}::{PROJECT}::{qualified}::{logical}"
-        node = Node(type_, logical, urn, inputs, parent, outputs or {})
+        node = Node(type_, logical, urn, inputs, parent, outputs or {}, protect)
         self.nodes.append(node)
         return node
 
@@ -162,6 +164,7 @@ class Graph:
             property_dependencies=property_dependencies,
             provider=self.provider,
             outputs=outputs,
+            protect=node.protect,
         )
 
 

@@ -20,13 +20,23 @@ class Outcome:
     def __post_init__(self) -> None:
         crashed = [v for v in self.report.violations if "internal error in rule" in v.message]
         assert not crashed, f"a rule crashed: {crashed}"
+        # One fault, one violation: a rule reports each resource at most once (its findings as lines).
+        keys = [(v.policy_name, v.urn) for v in self.report.violations]
+        repeated = sorted({key for key in keys if keys.count(key) > 1})
+        assert not repeated, f"several violations of one rule on one resource: {repeated}"
 
     def fired(self, rule: str) -> set[str]:
         """URNs the rule reported (a stack-level finding without a resource has URN '')."""
         return {v.urn for v in self.report.violations if v.policy_name == rule}
 
     def messages(self, rule: str, urn: str | None = None) -> list[str]:
-        return [v.message for v in self.report.violations if v.policy_name == rule and urn in (None, v.urn)]
+        """The rule's findings (one per line of each violation), on `urn` or anywhere."""
+        return [
+            line
+            for v in self.report.violations
+            if v.policy_name == rule and urn in (None, v.urn)
+            for line in v.message.splitlines()
+        ]
 
     @property
     def rules(self) -> set[str]:

@@ -84,13 +84,17 @@ def _agent(g: Graph, name: str, **props: Any) -> Node:
 
 def test_bedrock_agent_idle_session_ttl(judge: Judge) -> None:
     g = Graph()
-    bad = {
+    bad = {_agent(g, "two-hours", idleSessionTtlInSeconds=4000).urn}
+    _agent(g, "ten-minutes", idleSessionTtlInSeconds=600)
+    _agent(g, "aws-default")
+    # Values AWS rejects are the mandatory rule's (one fault, one violation).
+    rejected = {
         _agent(g, "too-short", idleSessionTtlInSeconds=30).urn,
         _agent(g, "too-long", idleSessionTtlInSeconds=7200).urn,
     }
-    _agent(g, "ten-minutes", idleSessionTtlInSeconds=600)
-    _agent(g, "aws-default")
-    assert judge(g).fired("bedrock-agent-idle-session-ttl") == bad
+    outcome = judge(g)
+    assert outcome.fired("bedrock-agent-idle-session-ttl") == bad
+    assert outcome.fired("bedrock-agent-settings-accepted") == rejected
 
 
 def test_bedrock_agent_guardrail(judge: Judge) -> None:

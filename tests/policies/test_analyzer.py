@@ -51,6 +51,9 @@ STACK_RULES = {
     "api-key-usage-plan",
     "api-throttling",
     "bedrock-agent-role-can-invoke-model",
+    "api-integration-timeout-within-function-timeout",
+    "bedrock-invoker-targets-alias",
+    "bedrock-no-draft-alias",
 }
 
 

@@ -147,13 +147,38 @@ def test_lambda_permission_scoped(judge: Judge) -> None:
             "any-account", principal="events.amazonaws.com", sourceArn="arn:aws:events:us-east-1:*:rule/x"
         ),
         permission("url", principal="123456789012", functionUrlAuthType="NONE"),
+        # Wildcard callers: every agent of the account, every stage and method of an API.
+        permission(
+            "any-agent",
+            principal="bedrock.amazonaws.com",
+            sourceArn=f"arn:aws:bedrock:{REGION}:{ACCOUNT}:agent/*",
+            sourceAccount=ACCOUNT,
+        ),
+        permission(
+            "apigw-any-stage",
+            principal="apigateway.amazonaws.com",
+            sourceArn=f"arn:aws:execute-api:{REGION}:{ACCOUNT}:api/*/*",
+        ),
+        permission(
+            "apigw-any-method",
+            principal="apigateway.amazonaws.com",
+            sourceArn=f"arn:aws:execute-api:{REGION}:{ACCOUNT}:api/v1/*/chat",
+        ),
+        permission(
+            "agent-prefix",
+            principal="bedrock.amazonaws.com",
+            sourceArn=f"arn:aws:bedrock:{REGION}:{ACCOUNT}:agent/AB?CD*",
+            sourceAccount=ACCOUNT,
+        ),
     ]
     permission("bedrock", principal="bedrock.amazonaws.com", sourceArn=AGENT_ARN, sourceAccount=ACCOUNT)
-    permission(
-        "apigw",
-        principal="apigateway.amazonaws.com",
-        sourceArn=f"arn:aws:execute-api:{REGION}:{ACCOUNT}:api/*/*",
-    )
+    for name, route in (("apigw-post", "POST/chat"), ("apigw-delete", "DELETE/chat/*")):
+        # A path parameter ({sessionId}) is `*` in the ARN: the API, stage and method stay literal.
+        permission(
+            name,
+            principal="apigateway.amazonaws.com",
+            sourceArn=f"arn:aws:execute-api:{REGION}:{ACCOUNT}:api/v1/{route}",
+        )
     permission("account", principal=ACCOUNT)
     assert judge(g).fired("lambda-permission-scoped") == {n.urn for n in bad}
 
