@@ -24,6 +24,9 @@ from components.naming import Naming
 from components.network import PrivateNetwork, PrivateNetworkArgs, SubnetSpec
 from functions.action_group.tools import app as action_group_tools
 
+# Where Lambda finds the invoker's streaming exec wrapper (the archive keeps the package path).
+STREAMING_BOOTSTRAP = "/var/task/functions/invoker/bootstrap"
+
 config = load_config()
 context = AwsContext.lookup(config.region)
 naming = Naming(config.name_prefix)
@@ -108,7 +111,9 @@ agent = create_agent(
 )
 
 # Lambda's timeout sits just above the API's integration timeout: the handler answers 504 itself
-# before API Gateway gives up, and is never killed mid-answer.
+# (or ends its stream with an error event) before API Gateway gives up, and is never killed mid-answer.
+# Streaming: the exec wrapper replaces the managed runtime's loop with functions/invoker/runtime.py,
+# which speaks the Runtime API's streaming response mode (docs/streaming.md says why).
 invoker = vpc_function(
     "invoker",
     f"Turns API requests into {agent.invoke_action} calls through the VPC endpoint",
@@ -116,9 +121,11 @@ invoker = vpc_function(
         **agent.invoker_environment,
         "ALLOWED_ORIGINS": json.dumps(list(config.api.cors_allowed_origins)),
         "API_DEADLINE_MS": str(config.api.integration_timeout_ms),
+        **({"AWS_LAMBDA_EXEC_WRAPPER": STREAMING_BOOTSTRAP} if config.api.streaming else {}),
     },
     statements=agent.invoker_statements,
-    timeout_seconds=config.api.integration_timeout_ms // 1000 + 1,
+    executables=["bootstrap"],
+    timeout_seconds=config.api.function_timeout_seconds,
     reserved_concurrency=config.functions.invoker_reserved_concurrency,
 )
 
@@ -162,6 +169,7 @@ api = ChatApi(
         api_name=f"{naming.prefix}-chat",
         function_name=invoker.function_name,
         function_invoke_arn=invoker.invoke_arn,
+        function_streaming_invoke_arn=invoker.response_streaming_invoke_arn,
         access_log_group_name=naming.stack_log_group("api-access"),
         log_retention_days=config.log_retention_days,
         log_kms_key_arn=logs_key.arn,

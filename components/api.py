@@ -2,6 +2,12 @@
 
 - Routes `POST /chat`, `DELETE /chat/{sessionId}` and `OPTIONS` on both, each a Lambda proxy
   integration (AWS_PROXY) of the invoker with the configured integration timeout.
+- With `apiStreaming` every integration is STREAM and calls the function's response-streaming
+  invocation (InvokeWithResponseStream, `.../2021-11-15/functions/<arn>/response-streaming-invocations`):
+  the invoker then answers every invocation in the streaming proxy format (a JSON prelude, eight NUL
+  bytes, the body), so a BUFFERED integration of the same function would read a malformed answer.
+  Without it every integration is explicitly BUFFERED and calls the classic invocation. The API
+  stays REGIONAL: an edge-optimized API cuts streams idle for 30 s (5 minutes for regional/private).
 - Authorization from the stack config: `iam` (SigV4, AWS_IAM), `api-key` (x-api-key under a usage
   plan with throttling and a daily quota) or `none`. OPTIONS is always open: browsers never sign a
   CORS preflight, and the invoker answers preflights for the configured origins only.
@@ -261,6 +267,16 @@ class ChatApiArgs:
     log_retention_days: int
     log_kms_key_arn: pulumi.Input[str]
     protect_stateful: bool = False
+    # The function's `response_streaming_invoke_arn`; used (and required) when settings.streaming.
+    function_streaming_invoke_arn: Optional[pulumi.Input[str]] = None
+
+    @property
+    def integration_uri(self) -> pulumi.Input[str]:
+        if not self.settings.streaming:
+            return self.function_invoke_arn
+        if self.function_streaming_invoke_arn is None:
+            raise ValueError("a streaming API needs the function's response_streaming_invoke_arn")
+        return self.function_streaming_invoke_arn
 
 
 class ChatApi(pulumi.ComponentResource):
@@ -414,8 +430,9 @@ class ChatApi(pulumi.ComponentResource):
             http_method=method.http_method,
             type="AWS_PROXY",
             integration_http_method="POST",  # Lambda is always invoked with POST, whatever the method
-            uri=self._args.function_invoke_arn,
+            uri=self._args.integration_uri,
             timeout_milliseconds=self._args.settings.integration_timeout_ms,
+            response_transfer_mode=self._args.settings.transfer_mode,
             opts=self._child(),
         )
         return [method, integration]
@@ -446,6 +463,7 @@ class ChatApi(pulumi.ComponentResource):
                 "type": "AWS_PROXY",
                 "httpMethod": "POST",
                 "timeoutMs": settings.integration_timeout_ms,
+                "responseTransferMode": settings.transfer_mode,
             },
             "model": CHAT_REQUEST_SCHEMA,
             "validator": {"body": True, "parameters": True},
@@ -454,7 +472,7 @@ class ChatApi(pulumi.ComponentResource):
                 for response_type, error in GATEWAY_ERRORS.items()
             },
         }
-        return pulumi.Output.from_input(self._args.function_invoke_arn).apply(
+        return pulumi.Output.from_input(self._args.integration_uri).apply(
             lambda uri: api_definition_hash({**definition, "integrationUri": uri})
         )
 

@@ -97,6 +97,19 @@ API_AUTH_MODES: tuple[str, ...] = ("iam", "api-key", "none")
 # The agent backends (components/agent/): Bedrock Agents ("Agents Classic") and Bedrock AgentCore.
 AGENT_RUNTIMES: tuple[str, ...] = ("classic",)
 
+# Integration timeouts, per response transfer mode (API Gateway developer guide, "Stream the
+# integration response for your proxy integrations", and the PutIntegration model in botocore:
+# timeoutInMillis 50..29,000 for BUFFERED without a quota increase; up to 15 minutes in STREAM mode).
+# A streamed turn is also bounded by the function, whose timeout sits one second above the
+# integration's and cannot exceed Lambda's 900 s: hence 899,000 ms.
+MIN_INTEGRATION_TIMEOUT_MS = 1_000
+MAX_BUFFERED_TIMEOUT_MS = 29_000
+MAX_STREAM_TIMEOUT_MS = 899_000
+MAX_LAMBDA_TIMEOUT_S = 900
+# Used when apiIntegrationTimeoutMs is not set. Two minutes covers a multi-step agent turn and stays
+# under the 5-minute idle timeout of a regional or private API's stream.
+DEFAULT_INTEGRATION_TIMEOUT_MS: Mapping[bool, int] = {True: 120_000, False: MAX_BUFFERED_TIMEOUT_MS}
+
 # CreateAgent's `instruction`: 40 to 20000 characters (pulumi-aws 7.51.1 AgentAgent docs, from the
 # provider's validation; the bedrock-agent model in botocore 1.44.5 still says 4000, but the
 # provider calls the service through the Go SDK, which does not apply that client-side limit).
@@ -181,6 +194,19 @@ class ApiSettings:
     quota_per_day: int
     integration_timeout_ms: int
     manage_account_logging_role: bool
+    streaming: bool = False  # POST /chat answers as NDJSON through a STREAM integration
+
+    @property
+    def transfer_mode(self) -> str:
+        """The response transfer mode of every integration of the API (always set explicitly:
+        once STREAM was set, only an explicit BUFFERED switches back, per the provider's docs)."""
+        return "STREAM" if self.streaming else "BUFFERED"
+
+    @property
+    def function_timeout_seconds(self) -> int:
+        """The invoker's Lambda timeout: one second above the integration timeout, so the handler
+        answers (or ends its stream with an error event) before API Gateway or Lambda cut it."""
+        return min(self.integration_timeout_ms // 1000 + 1, MAX_LAMBDA_TIMEOUT_S)
 
 
 @dataclass(frozen=True)
@@ -443,9 +469,8 @@ def _read_api(read: _Reader) -> ApiSettings | None:
     rate = _in_range(read, "apiThrottleRateLimit", read.number("apiThrottleRateLimit"), 0.1, 10000.0)
     burst = _in_range(read, "apiThrottleBurstLimit", read.integer("apiThrottleBurstLimit"), 1, 5000)
     quota = _in_range(read, "apiQuotaPerDay", read.integer("apiQuotaPerDay"), 1, 10_000_000)
-    timeout = _in_range(
-        read, "apiIntegrationTimeoutMs", read.integer("apiIntegrationTimeoutMs"), 1000, 29000, " ms"
-    )
+    streaming = read.boolean("apiStreaming")
+    timeout = _integration_timeout(read, streaming)
     manage_role = read.boolean("apiManageAccountLoggingRole")
     if len(read.messages) > before:
         return None
@@ -457,6 +482,7 @@ def _read_api(read: _Reader) -> ApiSettings | None:
     assert quota is not None
     assert timeout is not None
     assert manage_role is not None
+    assert streaming is not None
     return ApiSettings(
         auth=auth,
         cors_allowed_origins=tuple(origins),
@@ -466,7 +492,28 @@ def _read_api(read: _Reader) -> ApiSettings | None:
         quota_per_day=quota,
         integration_timeout_ms=timeout,
         manage_account_logging_role=manage_role,
+        streaming=streaming,
     )
+
+
+def _integration_timeout(read: _Reader, streaming: bool | None) -> int | None:
+    """apiIntegrationTimeoutMs, or the default of the transfer mode; its range depends on the mode."""
+    name = "apiIntegrationTimeoutMs"
+    value = read.optional_integer(name)
+    if streaming is None:
+        return None
+    if value is None:
+        return DEFAULT_INTEGRATION_TIMEOUT_MS[streaming]
+    if not streaming and MAX_BUFFERED_TIMEOUT_MS < value <= MAX_STREAM_TIMEOUT_MS:
+        read.add(
+            name,
+            f"{value} ms is out of range for a buffered API (apiStreaming false): API Gateway ends "
+            f"buffered integrations at {MAX_BUFFERED_TIMEOUT_MS} ms; use 1000 to "
+            f"{MAX_BUFFERED_TIMEOUT_MS} ms, or set apiStreaming true (up to {MAX_STREAM_TIMEOUT_MS} ms).",
+        )
+        return None
+    high = MAX_STREAM_TIMEOUT_MS if streaming else MAX_BUFFERED_TIMEOUT_MS
+    return _in_range(read, name, value, MIN_INTEGRATION_TIMEOUT_MS, high, " ms")
 
 
 def _model_geography(model: str) -> str | None:

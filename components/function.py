@@ -6,11 +6,19 @@
   before the function and wired through the function's logging config.
 - Code packaged from `functions/<name>/` keeping the package path, so the handler is
   `functions.<name>.handler.handler` in Lambda exactly as in the tests. Powertools and boto3 come from
-  the layer and the runtime, not the archive.
+  the layer and the runtime, not the archive. A package with executables (the invoker's streaming
+  bootstrap) is zipped here, deterministically, with their executable bit: the zip Pulumi builds from
+  an AssetArchive carries no file modes (pulumi/pulumi#3593; `addNextFileToZIP` in
+  sdk/go/common/resource/archive/archive.go writes a bare FileHeader), and Lambda refuses to start an
+  exec wrapper that is not executable.
 """
 
 from __future__ import annotations
 
+import hashlib
+import io
+import os
+import zipfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,6 +32,8 @@ from components.context import AwsContext
 from components.logs import create_log_group
 
 FUNCTIONS_DIR = Path(__file__).resolve().parent.parent / "functions"
+# Built archives (gitignored), named by content: the same code is the same file, byte for byte.
+BUILD_DIR = FUNCTIONS_DIR.parent / "build" / "lambda"
 # Never shipped: bytecode caches and editor/test leftovers.
 EXCLUDED_PARTS = frozenset({"__pycache__", ".pytest_cache", ".mypy_cache"})
 EXCLUDED_SUFFIXES = frozenset({".pyc", ".pyo"})
@@ -64,6 +74,8 @@ class VpcFunctionArgs:
     timeout_seconds: int = 30
     reserved_concurrency: Optional[int] = None
     protect_stateful: bool = False
+    # Files of the package (relative to it, e.g. "bootstrap") that must be executable in Lambda.
+    executables: Sequence[str] = ()
 
 
 class VpcFunction(pulumi.ComponentResource):
@@ -73,6 +85,7 @@ class VpcFunction(pulumi.ComponentResource):
     function_name: pulumi.Output[str]
     arn: pulumi.Output[str]
     invoke_arn: pulumi.Output[str]
+    response_streaming_invoke_arn: pulumi.Output[str]
     role_arn: pulumi.Output[str]
     log_group_name: pulumi.Output[str]
 
@@ -110,6 +123,8 @@ class VpcFunction(pulumi.ComponentResource):
         self.function_name = self.function.name
         self.arn = self.function.arn
         self.invoke_arn = self.function.invoke_arn
+        # .../2021-11-15/functions/<arn>/response-streaming-invocations: InvokeWithResponseStream.
+        self.response_streaming_invoke_arn = self.function.response_streaming_invoke_arn
         self.role_arn = self.role.arn
         self.log_group_name = self.log_group.name
         self.register_outputs(
@@ -130,7 +145,11 @@ class VpcFunction(pulumi.ComponentResource):
             runtime=LAMBDA_RUNTIME,
             architectures=[LAMBDA_ARCHITECTURE],
             handler=f"functions.{args.package}.handler.handler",
-            code=package_code(args.package),
+            code=(
+                build_archive(args.package, args.executables)
+                if args.executables
+                else package_code(args.package)
+            ),
             role=self.role.arn,
             memory_size=args.memory_mb,
             timeout=args.timeout_seconds,
@@ -205,3 +224,42 @@ def package_code(package: str) -> pulumi.AssetArchive:
         ):
             assets[relative.as_posix()] = pulumi.FileAsset(str(path))
     return pulumi.AssetArchive(assets)
+
+
+# Regular files 0644, executables 0755 (POSIX modes in the high 16 bits of a zip entry's external
+# attributes, with create_system 3 = Unix); a fixed timestamp keeps the bytes stable.
+_FILE_MODE, _EXECUTABLE_MODE = 0o100644, 0o100755
+_ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)
+
+
+def archive_bytes(package: str, executables: Sequence[str] = ()) -> bytes:
+    """The deployment zip of `package_code(package)`, `executables` (package-relative) marked 0755."""
+    wanted = {f"functions/{package}/{name}" for name in executables}
+    assets = package_code(package).assets
+    missing = sorted(wanted - set(assets))
+    if missing:
+        raise FileNotFoundError(f"executables not in the package: {', '.join(missing)}")
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as zipped:
+        for name in sorted(assets):
+            asset = assets[name]
+            assert isinstance(asset, pulumi.FileAsset)
+            info = zipfile.ZipInfo(name, date_time=_ZIP_EPOCH)
+            info.create_system = 3
+            info.external_attr = (_EXECUTABLE_MODE if name in wanted else _FILE_MODE) << 16
+            info.compress_type = zipfile.ZIP_DEFLATED
+            zipped.writestr(info, Path(str(asset.path)).read_bytes())
+    return buffer.getvalue()
+
+
+def build_archive(package: str, executables: Sequence[str]) -> pulumi.FileArchive:
+    """`archive_bytes` written once under build/lambda/, named by its hash; Pulumi uploads a .zip
+    FileArchive as is (no re-zipping), so the modes survive."""
+    data = archive_bytes(package, executables)
+    path = BUILD_DIR / f"{package}-{hashlib.sha256(data).hexdigest()[:16]}.zip"
+    if not path.is_file() or path.read_bytes() != data:
+        BUILD_DIR.mkdir(parents=True, exist_ok=True)
+        partial = path.with_name(f"{path.name}.{os.getpid()}.partial")
+        partial.write_bytes(data)
+        partial.replace(path)  # atomic: a concurrent run never reads half a zip
+    return pulumi.FileArchive(str(path))

@@ -340,6 +340,10 @@ class AwsMocks(pulumi_mocks.Mocks):
                 "invokeArn": (
                     f"arn:aws:apigateway:{self.region}:lambda:path/2015-03-31/functions/{arn}/invocations"
                 ),
+                "responseStreamingInvokeArn": (
+                    f"arn:aws:apigateway:{self.region}:lambda:path/2021-11-15/functions/{arn}"
+                    "/response-streaming-invocations"
+                ),
             }
         if typ == "aws:bedrock/agentAgent:AgentAgent":
             agent_id = _fake_id("", name, 10).upper()

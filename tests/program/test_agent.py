@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import zipfile
 from typing import Any
 
 import pytest
@@ -145,20 +146,40 @@ def test_functions_sit_in_the_private_subnets_with_the_shared_group(dev: Program
     assert dev.one(ROLE_POLICY, f"{role}-permissions").urn in function.dependencies
 
 
+def _archive_names(code: dict[str, Any]) -> dict[str, int]:
+    """Entry name -> POSIX mode, whether the program built the zip (FileArchive) or Pulumi will."""
+    if "assets" in code:
+        return dict.fromkeys(code["assets"], 0o100644)
+    assert str(code["path"]).endswith(".zip")
+    with zipfile.ZipFile(code["path"]) as zipped:
+        return {info.filename: info.external_attr >> 16 for info in zipped.infolist()}
+
+
 def test_function_archives_hold_their_package_only(dev: ProgramRun) -> None:
     for role, package in (("invoker", "invoker"), ("action-group", "action_group")):
-        assets = dev.one(FUNCTION, f"{role}-function").inputs["code"]["assets"]
+        assets = _archive_names(dev.one(FUNCTION, f"{role}-function").inputs["code"])
         assert "functions/__init__.py" in assets
         assert f"functions/{package}/handler.py" in assets
         assert all(name.startswith(("functions/__init__.py", f"functions/{package}/")) for name in assets)
         assert not [name for name in assets if "__pycache__" in name or name.endswith(".pyc")]
 
 
-def test_invoker_timeout_sits_just_above_the_api_deadline(program: RunProgram) -> None:
-    run = program("dev", apiIntegrationTimeoutMs=15000, apiCorsAllowedOrigins=["https://app.example.com"])
+@pytest.mark.parametrize(
+    ("overrides", "deadline_ms", "timeout_s"),
+    [
+        ({"apiIntegrationTimeoutMs": 15000}, 15000, 16),
+        ({}, 120000, 121),  # streaming default
+        ({"apiIntegrationTimeoutMs": 899000}, 899000, 900),  # Lambda's maximum
+        ({"apiStreaming": False}, 29000, 30),
+    ],
+)
+def test_invoker_timeout_sits_just_above_the_api_deadline(
+    program: RunProgram, overrides: dict[str, Any], deadline_ms: int, timeout_s: int
+) -> None:
+    run = program("dev", **overrides, apiCorsAllowedOrigins=["https://app.example.com"])
     invoker = run.one(FUNCTION, "invoker-function").inputs
-    assert invoker["timeout"] == 16
-    assert invoker["environment"]["variables"]["API_DEADLINE_MS"] == "15000"
+    assert invoker["timeout"] == timeout_s
+    assert invoker["environment"]["variables"]["API_DEADLINE_MS"] == str(deadline_ms)
     assert invoker["environment"]["variables"]["ALLOWED_ORIGINS"] == '["https://app.example.com"]'
     assert "reservedConcurrentExecutions" not in invoker
     prod = program("prod").one(FUNCTION, "invoker-function").inputs

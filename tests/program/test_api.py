@@ -112,17 +112,29 @@ def test_each_auth_mode_protects_post_and_delete_and_leaves_preflight_open(
     assert {method.inputs["restApi"] for method in run.of_type(METHOD)} == {api_id}
 
 
-def test_every_method_proxies_to_the_invoker_with_the_configured_timeout(program: RunProgram) -> None:
-    for timeout, overrides in ((29000, {}), (12000, {"apiIntegrationTimeoutMs": 12000})):
-        run = program("dev", **overrides)
-        found = integrations(run)
-        assert set(found) == ROUTES
-        for route, integration in found.items():
-            assert integration.inputs["type"] == "AWS_PROXY", route
-            assert integration.inputs["integrationHttpMethod"] == "POST", route
-            assert integration.inputs["uri"] == invoker(run).outputs["invokeArn"], route
-            assert integration.inputs["timeoutMilliseconds"] == timeout, route
-            assert integration.inputs["restApi"] == run.one(REST_API).outputs["id"], route
+@pytest.mark.parametrize(
+    ("overrides", "timeout", "mode", "uri"),
+    [
+        ({}, 120000, "STREAM", "responseStreamingInvokeArn"),
+        ({"apiIntegrationTimeoutMs": 600000}, 600000, "STREAM", "responseStreamingInvokeArn"),
+        ({"apiStreaming": False}, 29000, "BUFFERED", "invokeArn"),
+        ({"apiStreaming": False, "apiIntegrationTimeoutMs": 12000}, 12000, "BUFFERED", "invokeArn"),
+    ],
+)
+def test_every_method_proxies_to_the_invoker_with_the_configured_timeout(
+    program: RunProgram, overrides: dict[str, Any], timeout: int, mode: str, uri: str
+) -> None:
+    run = program("dev", **overrides)
+    found = integrations(run)
+    assert set(found) == ROUTES
+    for route, integration in found.items():
+        assert integration.inputs["type"] == "AWS_PROXY", route
+        assert integration.inputs["integrationHttpMethod"] == "POST", route
+        # A streaming function answers in the streaming proxy format: every route must stream.
+        assert integration.inputs["uri"] == invoker(run).outputs[uri], route
+        assert integration.inputs["responseTransferMode"] == mode, route
+        assert integration.inputs["timeoutMilliseconds"] == timeout, route
+        assert integration.inputs["restApi"] == run.one(REST_API).outputs["id"], route
 
 
 def test_the_invoker_may_be_invoked_only_through_this_apis_stage_route_by_route(program: RunProgram) -> None:
@@ -311,6 +323,7 @@ def test_deployment_is_replaced_exactly_when_the_api_definition_changes(program:
     changed = {
         "auth": program("dev", apiAuth="api-key"),
         "timeout": program("dev", apiIntegrationTimeoutMs=20000),
+        "buffered": program("dev", apiStreaming=False),
         "cors": program("dev", apiCorsAllowedOrigins=["https://app.example.com"]),
     }
     triggers = {deployment_trigger(iam)} | {deployment_trigger(run) for run in changed.values()}

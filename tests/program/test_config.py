@@ -79,7 +79,15 @@ def failure(program: RunProgram, **overrides: Any) -> str:
         ({"apiCorsAllowedOrigins": "https://app.example.com"}, "must be a list of origins"),
         ({"apiStageName": "v 1"}, "must be 1-128 letters"),
         ({"apiThrottleRateLimit": 0}, "is out of range"),
-        ({"apiIntegrationTimeoutMs": 60000}, "60000 ms is out of range; use 1000 to 29000 ms"),
+        ({"apiIntegrationTimeoutMs": 900000}, "900000 ms is out of range; use 1000 to 899000 ms"),
+        (
+            {"apiStreaming": False, "apiIntegrationTimeoutMs": 60000},
+            "60000 ms is out of range for a buffered API (apiStreaming false)",
+        ),
+        (
+            {"apiStreaming": False, "apiIntegrationTimeoutMs": 999},
+            "999 ms is out of range; use 1000 to 29000",
+        ),
     ],
 )
 def test_bad_config_fails_with_what_to_change(
