@@ -12,7 +12,9 @@ raises ``ToolInputError`` for input the model should correct; the handler turns 
 from __future__ import annotations
 
 import ast
+import copy
 import json
+import math
 import re
 from datetime import date, timedelta
 from decimal import (
@@ -30,14 +32,16 @@ from typing import Annotated, Final
 
 from aws_lambda_powertools.event_handler import BedrockAgentFunctionResolver
 
-from functions.action_group.toolspec import ToolInputError
+from functions.action_group.toolspec import MaxItems, ToolInputError
 
 
 def _serialize(body: object) -> str:
     # Text reaches the model verbatim (json.dumps would wrap it in quotes); structures become JSON.
     if isinstance(body, str):
         return body
-    return json.dumps(body, ensure_ascii=False)
+    # allow_nan=False: a non-finite float is no result (JSON has no Infinity); raising here makes it a
+    # FAILURE (dispatch's unserializable_result) for any tool, instead of "Infinity" as an answer.
+    return json.dumps(body, ensure_ascii=False, allow_nan=False)
 
 
 app = BedrockAgentFunctionResolver(serializer=_serialize)
@@ -110,7 +114,24 @@ def calculate(
             "The expression has no real-number result, e.g. sqrt of a negative number or a negative "
             "number raised to a fractional power."
         ) from None
-    return {"result": text, "interpreted_as": ast.unparse(tree)}
+    return {"result": text, "interpreted_as": ast.unparse(_as_written(tree, source))}
+
+
+class _Written(ast.NodeTransformer):
+    """Float literals beyond float range as written: ``ast.unparse`` shows 1e999 as 1e309 (float inf)."""
+
+    def __init__(self, source: str) -> None:
+        self._source = source
+
+    def visit_Constant(self, node: ast.Constant) -> ast.expr:
+        written = ast.get_source_segment(self._source, node)
+        if isinstance(node.value, float) and not math.isfinite(node.value) and written:
+            return ast.Name(id=written, ctx=ast.Load())
+        return node
+
+
+def _as_written(tree: ast.Expression, source: str) -> ast.AST:
+    return _Written(source).visit(copy.deepcopy(tree))
 
 
 def _parse(source: str) -> ast.Expression:
@@ -128,7 +149,21 @@ def _parse(source: str) -> ast.Expression:
     return tree
 
 
+_NOT_FINITE: Final = (
+    "The expression has no finite result (e.g. 0 raised to a negative power, or a number beyond "
+    "1E+999999): check it, or tell the user the value is undefined."
+)
+
+
 def _evaluate(node: ast.expr, source: str) -> Decimal:
+    """The node's value; every value, the operands included, is finite (Decimal allows Infinity)."""
+    value = _evaluate_node(node, source)
+    if not value.is_finite():
+        raise ToolInputError(_NOT_FINITE)
+    return value
+
+
+def _evaluate_node(node: ast.expr, source: str) -> Decimal:
     if isinstance(node, ast.Constant):
         return _literal(node, source)
     if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.UAdd | ast.USub):
@@ -157,9 +192,10 @@ def _literal(node: ast.Constant, source: str) -> Decimal:
     # The literal's own text keeps its exact decimal value (0.1 stays 0.1, not the binary float).
     written = ast.get_source_segment(source, node) or repr(value)
     try:
-        return Decimal(written)
+        exact = Decimal(written)
     except InvalidOperation:
-        return Decimal(repr(value))
+        exact = Decimal(repr(value))
+    return +exact  # unary plus applies the context: a literal beyond 1E+999999 traps Overflow
 
 
 def _binary(op: ast.operator, left: Decimal, right: Decimal) -> Decimal:
@@ -340,6 +376,7 @@ def business_days_between(
     holidays: Annotated[
         list[str] | None,
         'Non-working dates to skip besides weekends, as YYYY-MM-DD strings, e.g. ["2025-12-25"].',
+        MaxItems(_MAX_HOLIDAYS, "pass only those inside the range"),  # checked before any date is parsed
     ] = None,
     inclusive: Annotated[
         bool, "true (default) counts start_date and end_date themselves; false only the days between them."
@@ -352,7 +389,7 @@ def business_days_between(
             "swap them or fix the dates."
         )
     skipped = holidays or []
-    if len(skipped) > _MAX_HOLIDAYS:
+    if len(skipped) > _MAX_HOLIDAYS:  # the parameter's MaxItems already refused it when Bedrock called
         raise ToolInputError(
             f"holidays lists more than {_MAX_HOLIDAYS} dates: pass only those inside the range."
         )

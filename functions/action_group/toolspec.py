@@ -32,6 +32,18 @@ _SUPPORTED = "str, int, float, bool or list[str|int|float|bool] (optionally `| N
 
 # Echoed values are cut short: enough for the model to recognise its mistake, no more.
 _ECHO_CHARS: Final = 40
+# Every array is bounded before it is parsed or converted (the value is model-written and may be
+# megabytes): at most ``max_items`` items and ``max_items * ITEM_CHARS`` characters of raw text.
+DEFAULT_MAX_ITEMS: Final = 1000
+ITEM_CHARS: Final = 64
+
+
+@dataclass(frozen=True)
+class MaxItems:
+    """``Annotated`` metadata bounding an array parameter: ``Annotated[list[str], "...", MaxItems(50)]``."""
+
+    count: int
+    advice: str = "pass only the ones that matter"
 
 
 class ToolDefinitionError(ValueError):
@@ -61,6 +73,7 @@ class ParamSpec:
     required: bool
     # Element type of an ``array`` parameter; None for scalars.
     item_type: type | None = None
+    max_items: MaxItems | None = None  # arrays only
 
 
 @dataclass(frozen=True)
@@ -136,7 +149,7 @@ def _param_spec(tool: str, param: inspect.Parameter, hint: object) -> ParamSpec:
         raise ToolDefinitionError(
             f"{where} has no annotation: declare it as Annotated[<type>, '<description>']."
         )
-    base, description = _split_annotated(_strip_optional(hint))
+    base, description, max_items = _split_annotated(_strip_optional(hint))
     base = _strip_optional(base)
     if description is None:
         raise ToolDefinitionError(
@@ -150,7 +163,9 @@ def _param_spec(tool: str, param: inspect.Parameter, hint: object) -> ParamSpec:
         args = typing.get_args(base)
         item = args[0] if args else str
         if isinstance(item, type) and item in _SCALAR_TYPES:
-            return ParamSpec(param.name, "array", description, required, item_type=item)
+            return ParamSpec(
+                param.name, "array", description, required, item, max_items or MaxItems(DEFAULT_MAX_ITEMS)
+            )
     raise ToolDefinitionError(f"{where} has unsupported type {base!r}; supported: {_SUPPORTED}.")
 
 
@@ -162,12 +177,13 @@ def _strip_optional(hint: object) -> object:
     return hint
 
 
-def _split_annotated(hint: object) -> tuple[object, str | None]:
+def _split_annotated(hint: object) -> tuple[object, str | None, MaxItems | None]:
     if typing.get_origin(hint) is not typing.Annotated:
-        return hint, None
+        return hint, None, None
     base, *metadata = typing.get_args(hint)
     texts = [m.strip() for m in metadata if isinstance(m, str) and m.strip()]
-    return base, (texts[0] if texts else None)
+    bounds = [m for m in metadata if isinstance(m, MaxItems) and m.count > 0]
+    return base, (texts[0] if texts else None), (bounds[0] if bounds else None)
 
 
 def _python_type(bedrock_type: BedrockType) -> type:
@@ -242,11 +258,19 @@ def _coerce_float(label: str, raw: object) -> float:
 def _coerce_array(param: ParamSpec, raw: object) -> list[object]:
     item_type = param.item_type or str
     example = '["2025-12-25", "2025-12-26"]' if item_type is str else "[1, 2, 3]"
+    bound = param.max_items or MaxItems(DEFAULT_MAX_ITEMS)
+    too_many = ParameterError(
+        param.name, f"Parameter '{param.name}' may list at most {bound.count} items: {bound.advice}."
+    )
+    if isinstance(raw, str) and len(raw) > bound.count * ITEM_CHARS:
+        raise too_many  # checked before parsing: the text alone may be megabytes
     items = _parse_array(raw)
     if items is None:
         raise ParameterError(
             param.name, f"Parameter '{param.name}' must be a JSON array such as {example}; got {_echo(raw)}."
         )
+    if len(items) > bound.count:
+        raise too_many  # checked before converting a single item
     try:
         return [_coerce_scalar(f"{param.name}[{index}]", item_type, item) for index, item in enumerate(items)]
     except ParameterError as error:

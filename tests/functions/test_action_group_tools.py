@@ -340,7 +340,8 @@ def test_business_days_over_a_century_match_a_day_by_day_count() -> None:
                 "end_date": "2025-03-31",
                 "holidays": json.dumps(["2025-03-10"] * 1001),
             },
-            "holidays lists more than 1000 dates: pass only those inside the range.",
+            "Parameter 'holidays' may list at most 1000 items: pass only those inside the range. "
+            "Call business_days_between again with a corrected value.",
         ),
     ],
 )

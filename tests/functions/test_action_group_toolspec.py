@@ -8,6 +8,7 @@ import pytest
 from aws_lambda_powertools.event_handler import BedrockAgentFunctionResolver
 
 from functions.action_group.toolspec import (
+    MaxItems,
     ParameterError,
     ParamSpec,
     ToolDefinitionError,
@@ -48,8 +49,10 @@ def test_tool_spec_reads_types_descriptions_and_required_from_the_signature() ->
         ParamSpec("people", "integer", "Number of attendees.", True),
         ParamSpec("hours", "number", "Duration in hours.", False),
         ParamSpec("projector", "boolean", "Whether a projector is needed.", False),
-        ParamSpec("invitees", "array", "E-mail addresses to invite.", False, item_type=str),
-        ParamSpec("floors", "array", "Acceptable floors.", False, item_type=int),
+        ParamSpec(
+            "invitees", "array", "E-mail addresses to invite.", False, item_type=str, max_items=MaxItems(1000)
+        ),
+        ParamSpec("floors", "array", "Acceptable floors.", False, item_type=int, max_items=MaxItems(1000)),
         ParamSpec("note", "string", "Free text.", False),
     )
 
