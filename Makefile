@@ -4,7 +4,7 @@ PY     := $(VENV)/bin/python
 STACK  ?= dev
 STAMP  := $(VENV)/.installed
 
-.PHONY: test lint typecheck unit preview bench clean
+.PHONY: test lint typecheck unit fuzz preview bench clean
 
 $(STAMP): requirements.txt requirements-dev.txt policies/requirements.txt constraints.txt
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -22,6 +22,12 @@ typecheck: $(STAMP)
 
 unit: $(STAMP)
 	$(PY) -m pytest
+
+# The property-based tests only, FUZZ_EXAMPLES (default 3000) examples each, with random seeds and
+# Hypothesis' example database; ends with the number of cases each property ran (tests/fuzzing.py).
+FUZZ_EXAMPLES ?= 3000
+fuzz: $(STAMP)
+	HYPOTHESIS_PROFILE=fuzz FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(PY) -m pytest -m property --fuzz-summary
 
 preview: $(STAMP)
 	$(PY) -m offline preview --stack $(STACK)$(if $(JSON), --json $(JSON))

@@ -7,7 +7,7 @@ import json
 from datetime import date, timedelta
 from typing import Any
 
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from functions.action_group import handler as handler_module
@@ -22,8 +22,9 @@ from tests.functions.test_action_group_support import (
     param,
     state_of,
 )
+from tests.fuzzing import examples
 
-FAST = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+FAST = examples(1.0)  # the profile's count (tests/fuzzing.py)
 
 KNOWN_FUNCTIONS = list(handler_module.TOOLS)
 KNOWN_PARAMETERS = sorted({p.name for spec in handler_module.TOOLS.values() for p in spec.parameters})
@@ -113,7 +114,7 @@ def test_malformed_events_get_a_well_formed_response_and_never_raise(event: Any)
     assert_bedrock_response(invoke(event))
 
 
-@settings(max_examples=60, deadline=None)
+@examples(0.4)
 @given(events)
 def test_logs_never_contain_parameter_values_or_the_prompt(event: dict[str, Any]) -> None:
     marker = "Zq9-PROMPT-MARKER"

@@ -13,14 +13,15 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, event, given, settings
+from hypothesis import event, given
 from hypothesis import strategies as st
 
 from functions.invoker import classic as agent
 from tests.functions import eventstream as es
 from tests.functions.invoker_fakes import API_REQUEST_ID, ORIGIN, Harness, api_event, make_harness
+from tests.fuzzing import examples
 
-PROFILE = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+PROFILE = examples(1.0)  # the profile's count (tests/fuzzing.py)
 CLIENT_STATUSES = {200, 204, 400, 404, 405, 413, 415}
 SESSION = "sess-prop"
 
@@ -247,7 +248,7 @@ def test_valid_input_text_reaches_the_agent_verbatim(h: Harness, text: str, trac
     assert sent.body == {"inputText": text, "enableTrace": trace}
 
 
-@settings(max_examples=25, deadline=None)
+@examples(0.2)
 @given(extra=st.integers(1, 5_000), wide=st.booleans())
 def test_oversized_input_text_is_a_400_and_never_reaches_the_agent(
     h: Harness, extra: int, wide: bool

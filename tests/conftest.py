@@ -1,0 +1,86 @@
+"""Suite-wide test setup: the Hypothesis profile, and a summary of the cases each property ran.
+
+Every Hypothesis test is marked ``property`` (``make fuzz`` selects them with ``-m property``). Its
+inner test is wrapped to count the examples it really ran; the count travels in the report's
+``user_properties`` (so it survives pytest-xdist) and the terminal summary prints one line per
+property and the total when ``--fuzz-summary`` is given.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Generator
+from typing import Any
+
+import pytest
+
+from tests.fuzzing import load_profile
+
+PROFILE = load_profile()
+_COUNT = "hypothesis_examples"
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--fuzz-summary", action="store_true", help="print the examples each Hypothesis test ran"
+    )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "property: a Hypothesis property-based test (make fuzz runs these)")
+
+
+# node id -> (examples run, outcome), filled on the controller from every worker's reports.
+_RESULTS: dict[str, tuple[int, str]] = {}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if _hypothesis_of(item) is not None:
+            item.add_marker(pytest.mark.property)
+
+
+def _hypothesis_of(item: pytest.Item) -> Any:
+    test = getattr(item, "obj", None)
+    return getattr(test, "hypothesis", None) if getattr(test, "is_hypothesis_test", False) else None
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item: pytest.Item) -> Generator[None, None, None]:
+    handle = _hypothesis_of(item)
+    if handle is None:
+        return (yield)
+    inner: Callable[..., Any] = handle.inner_test
+    count = [0]
+
+    def counted(*args: Any, **kwargs: Any) -> Any:
+        count[0] += 1
+        return inner(*args, **kwargs)
+
+    handle.inner_test = counted  # Hypothesis' documented hook for wrapping the inner test
+    try:
+        return (yield)
+    finally:
+        handle.inner_test = inner
+        item.user_properties.append((_COUNT, count[0]))
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    if report.when != "call":
+        return
+    for name, value in report.user_properties:
+        if name == _COUNT:
+            _RESULTS[report.nodeid] = (int(value), report.outcome)
+
+
+def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
+    results = _RESULTS
+    if not config.getoption("--fuzz-summary") or not results:
+        return
+    write = terminalreporter.write_line
+    terminalreporter.section(f"property-based cases (Hypothesis profile {PROFILE!r})")
+    width = max(len(nodeid) for nodeid in results)
+    for nodeid, (count, outcome) in sorted(results.items()):
+        write(f"{nodeid:<{width}}  {count:>8}  {outcome}")
+    total = sum(count for count, _ in results.values())
+    failed = sum(1 for _, outcome in results.values() if outcome != "passed")
+    write(f"{'total: ' + str(len(results)) + ' properties':<{width}}  {total:>8}  {failed} failed")
