@@ -68,8 +68,8 @@ def pytest_runtest_logreport(report: pytest.TestReport) -> None:
     if report.when != "call":
         return
     for name, value in report.user_properties:
-        if name == _COUNT:
-            _RESULTS[report.nodeid] = (int(value), report.outcome)
+        if name == _COUNT and isinstance(value, int):
+            _RESULTS[report.nodeid] = (value, report.outcome)
 
 
 def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:

@@ -46,4 +46,6 @@ def load_profile() -> str:
 
 def examples(fraction: float) -> settings:
     """Settings running ``fraction`` of the loaded profile's examples (at least 1)."""
-    return settings(max_examples=max(1, round(settings.default.max_examples * fraction)))
+    loaded = settings.default
+    assert loaded is not None  # a profile is always loaded (Hypothesis' own "default" at worst)
+    return settings(max_examples=max(1, round(loaded.max_examples * fraction)))
