@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import functools
 import importlib.metadata
 import ipaddress
 import json
@@ -76,6 +77,19 @@ FLOW_LOG_TRAFFIC_TYPES: tuple[str, ...] = ("ALL", "ACCEPT", "REJECT")
 
 # Both Lambdas run this runtime on this architecture; the Powertools layer must match them.
 LAMBDA_RUNTIME = "python3.13"
+# Python runtimes AWS Lambda has deprecated (no security patches; creating, then updating, functions on
+# them gets blocked), with the deprecation date. Source: "Lambda runtimes", Deprecated runtimes,
+# AWS Lambda developer guide (docs.aws.amazon.com/lambda/latest/dg/lambda-runtimes.html), read
+# 2026-12-02. The policy pack keeps the same table (policies/crossguard/compute.py; a test compares).
+DEPRECATED_LAMBDA_RUNTIMES: Mapping[str, str] = {
+    "python2.7": "2021-07-15",
+    "python3.6": "2022-07-18",
+    "python3.7": "2023-12-04",
+    "python3.8": "2024-10-14",
+    "python3.9": "2025-12-15",
+    "python3.10": "2026-06-30",
+    "python3.11": "2026-06-30",
+}
 LAMBDA_ARCHITECTURE = "arm64"
 LOG_LEVELS: tuple[str, ...] = ("DEBUG", "INFO", "WARNING", "ERROR")
 # Lambda's LoggingConfig.ApplicationLogLevel accepts TRACE, DEBUG, INFO, WARN, ERROR and FATAL only
@@ -310,6 +324,7 @@ def load_config(
     """
     project, stack = pulumi.get_project(), pulumi.get_stack()
     read = _Reader(project, stack)
+    _check_runtime(read)
     _check_unknown_keys(read)
 
     region = read.text("aws:region")
@@ -448,7 +463,15 @@ def _read_functions(read: _Reader, region: str | None) -> FunctionSettings | Non
     if layer is not None:
         _check_layer(layer, region, read)
     concurrency = read.optional_integer("invokerReservedConcurrency")
-    _in_range(read, "invokerReservedConcurrency", concurrency, 1, 1000)
+    if concurrency == 0:
+        # AWS accepts 0: it is how a function is switched off, so every invocation is throttled.
+        read.add(
+            "invokerReservedConcurrency",
+            "0 means the invoker can never run (Lambda throttles every call); use 1 to 1000, or remove "
+            "the setting for no reservation.",
+        )
+    else:
+        _in_range(read, "invokerReservedConcurrency", concurrency, 1, 1000)
     log_level = _one_of(read, "functionLogLevel", LOG_LEVELS)
     if len(read.messages) > before or log_level is None:
         return None
@@ -564,12 +587,41 @@ def _check_layer(layer: str, region: str | None, read: _Reader) -> None:
             f"layers of its own region: use arn:aws:lambda:{region}:…",
         )
     expected = f"{LAMBDA_RUNTIME.replace('.', '')}-{LAMBDA_ARCHITECTURE}"
-    if "powertools" in match["name"].lower() and expected not in match["name"]:
+    # A deprecated runtime is the fault then (see _check_runtime), not the layer: no layer to suggest.
+    supported = LAMBDA_RUNTIME not in DEPRECATED_LAMBDA_RUNTIMES
+    if supported and "powertools" in match["name"].lower() and expected not in match["name"]:
         read.add(
             "powertoolsLayerArn",
             f"layer '{match['name']}' does not match the functions' runtime and architecture; "
             f"use the AWSLambdaPowertoolsPythonV3-{expected} layer.",
         )
+
+
+def _check_runtime(read: _Reader) -> None:
+    """The functions' runtime is code (LAMBDA_RUNTIME), not config, but it fails the same way: report
+    a deprecated or unknown runtime as such, first, instead of the layer that does not match it."""
+    where = "LAMBDA_RUNTIME (components/config.py)"
+    deprecated = DEPRECATED_LAMBDA_RUNTIMES.get(LAMBDA_RUNTIME)
+    if deprecated is not None:
+        read.messages.append(
+            f"{where}: {LAMBDA_RUNTIME} is a deprecated Lambda runtime (deprecated on {deprecated}: no "
+            "security patches, and Lambda blocks creating, then updating, functions on it); set it to a "
+            "supported runtime such as python3.13 (the Powertools layer follows it)."
+        )
+    elif LAMBDA_RUNTIME not in _lambda_runtimes():
+        read.messages.append(
+            f"{where}: '{LAMBDA_RUNTIME}' is not a Lambda runtime (the botocore lambda model's Runtime "
+            "values); use e.g. python3.13."
+        )
+
+
+@functools.lru_cache(maxsize=1)
+def _lambda_runtimes() -> tuple[str, ...]:
+    import gzip
+
+    models = sorted((_botocore_data_dir() / "lambda").glob("*/service-2.json.gz"))
+    with gzip.open(models[-1]) as model:
+        return tuple(json.load(model)["shapes"]["Runtime"]["enum"])
 
 
 def _check_origins(origins: object, read: _Reader) -> None:

@@ -141,6 +141,17 @@ def pulumi_aws_function_schema(
     return {"member_functions": {"functions": functions}}
 
 
+def check_action_group_name(name: str) -> str:
+    """`name` if Bedrock accepts it as an action group name (CreateAgentActionGroup's actionGroupName,
+    shape Name: the same pattern as function names); else FunctionSchemaError saying what to change."""
+    if not _NAME.fullmatch(name):
+        raise FunctionSchemaError(
+            f"Action group '{name}': the name must be 1-100 letters or digits, each optionally followed by "
+            "one '_' or '-' (Bedrock pattern ^([0-9a-zA-Z][_-]?){1,100}$), e.g. 'client-tools'."
+        )
+    return name
+
+
 def _limit_problems(spec: ToolSpec, max_parameters: int) -> list[str]:
     tool = f"Tool '{spec.name}'"
     problems = []

@@ -30,7 +30,7 @@ import pulumi_aws as aws
 from components.agent.base import AgentArgs, ToolGroup
 from components.config import AgentSettings
 from components.context import AwsContext
-from components.function_schema import pulumi_aws_function_schema
+from components.function_schema import check_action_group_name, pulumi_aws_function_schema
 
 if TYPE_CHECKING:
     from pulumi_aws.bedrock import AgentAgentActionGroupFunctionSchemaArgsDict
@@ -53,7 +53,7 @@ class ActionGroupSpec:
 def action_group_spec(group: ToolGroup) -> ActionGroupSpec:
     """A tool group as a Bedrock action group (Lambda executor, or RETURN_CONTROL without one)."""
     return ActionGroupSpec(
-        name=group.name,
+        name=check_action_group_name(group.name),
         description=group.description,
         function_schema=pulumi_aws_function_schema(group.functions),
         function_arn=group.function_arn,

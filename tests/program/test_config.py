@@ -70,7 +70,8 @@ def failure(program: RunProgram, **overrides: Any) -> str:
             },
             "use the AWSLambdaPowertoolsPythonV3-python313-arm64 layer",
         ),
-        ({"invokerReservedConcurrency": 0}, "0 is out of range; use 1 to 1000"),
+        ({"invokerReservedConcurrency": 0}, "0 means the invoker can never run"),
+        ({"invokerReservedConcurrency": -1}, "-1 is out of range; use 1 to 1000"),
         ({"functionLogLevel": "TRACE"}, "'TRACE' is not one of DEBUG, INFO, WARNING, ERROR"),
         ({"apiAuth": "cognito"}, "'cognito' is not one of iam, api-key, none"),
         ({"apiCorsAllowedOrigins": ["*"]}, "'*' is not allowed"),
@@ -132,3 +133,39 @@ def test_stack_file_overrides_project_defaults_like_the_cli() -> None:
 def test_unknown_stack_file_is_a_clear_error() -> None:
     with pytest.raises(FileNotFoundError, match=r"No stack file Pulumi\.staging\.yaml"):
         resolve_stack_config("staging")
+
+
+PYTHON313_LAYER = "arn:aws:lambda:us-east-1:017000801446:layer:AWSLambdaPowertoolsPythonV3-python313-arm64:27"
+
+
+@pytest.mark.parametrize("layer", [PYTHON313_LAYER, None])
+@pytest.mark.parametrize("runtime", ["python3.9", "python3.11", "python3.8"])
+def test_a_deprecated_runtime_is_reported_as_such_not_as_a_layer_mismatch(
+    program: RunProgram, monkeypatch: pytest.MonkeyPatch, runtime: str, layer: str | None
+) -> None:
+    import components.config
+
+    monkeypatch.setattr(components.config, "LAMBDA_RUNTIME", runtime)
+    # With the python3.13 layer pinned, or looked up: the runtime is the fault, the layer follows it.
+    message = failure(program, powertoolsLayerArn=layer)
+    assert f"LAMBDA_RUNTIME (components/config.py): {runtime} is a deprecated Lambda runtime" in message
+    assert "(1 problem(s))" in message
+    assert "powertoolsLayerArn" not in message
+    assert f"PythonV3-{runtime.replace('.', '')}" not in message  # no layer that does not exist
+
+
+def test_an_unknown_runtime_is_named(program: RunProgram, monkeypatch: pytest.MonkeyPatch) -> None:
+    import components.config
+
+    monkeypatch.setattr(components.config, "LAMBDA_RUNTIME", "python3.99")
+    message = failure(program, powertoolsLayerArn=None)
+    assert "'python3.99' is not a Lambda runtime" in message
+    assert "powertoolsLayerArn" not in message
+
+
+def test_the_program_and_the_pack_know_the_same_deprecated_runtimes() -> None:
+    from components.config import DEPRECATED_LAMBDA_RUNTIMES
+    from policies.crossguard.compute import ALLOWED_RUNTIMES, DEPRECATED_RUNTIMES
+
+    assert DEPRECATED_LAMBDA_RUNTIMES == DEPRECATED_RUNTIMES
+    assert not set(ALLOWED_RUNTIMES.default) & set(DEPRECATED_RUNTIMES)
