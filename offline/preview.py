@@ -16,10 +16,12 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, TextIO
 
-from offline.analyzer import DEFAULT_PACK_DIR, PolicyAnalyzer
+from components.config import declared_config_keys
+from offline.analyzer import DEFAULT_PACK_DIR, PolicyAnalyzer, PolicyConfigError, PolicyPackError
 from offline.cost import preview_json, preview_lines
 from offline.engine import REPO_ROOT, STACK_TYPE, ProgramError, ProgramRun, run_program
 from offline.model import PolicyReport, ResourceSnapshot
+from offline.report import render_violations
 
 EXIT_OK, EXIT_POLICY, EXIT_PROGRAM = 0, 1, 2
 
@@ -104,7 +106,6 @@ def render_outputs(outputs: Mapping[str, Any]) -> list[str]:
 
 
 def render_report(report: PolicyReport, run: ProgramRun) -> list[str]:
-    names = {resource.urn: f"{display_type(resource.type)} ({resource.name})" for resource in run.resources}
     mark = "✅" if report.passed else "❌"
     lines = [
         "Policies:",
@@ -112,11 +113,17 @@ def render_report(report: PolicyReport, run: ProgramRun) -> list[str]:
         f"{len(report.policies)} policies, {len(report.mandatory_violations)} mandatory and "
         f"{len(report.violations) - len(report.mandatory_violations)} advisory violation(s)",
     ]
-    for violation in sorted(report.violations, key=lambda v: (not v.mandatory, v.policy_name, v.urn)):
-        where = names.get(violation.urn, "stack")
-        lines.append(f"        - [{violation.enforcement_level}]  {violation.policy_name}  {where}")
-        for text_line in violation.message.strip().splitlines():
-            lines.append(f"          {text_line}")
+    defaults = {
+        key: spec.get("default") for key, spec in declared_config_keys().items() if isinstance(spec, dict)
+    }
+    lines += render_violations(
+        report,
+        run.resources,
+        config=run.config,
+        project=run.project,
+        defaults=defaults,
+        display_type=display_type,
+    )
     return lines
 
 
@@ -160,6 +167,21 @@ def to_json(result: PreviewResult) -> dict[str, Any]:
 # Command line
 
 
+def _policy_config(path: Path | None) -> Any:
+    """The `--policy-pack-config` document; PolicyConfigError (no traceback) when it cannot be read."""
+    if path is None:
+        return None
+    try:
+        config = json.loads(path.read_text(encoding="utf-8"))
+    except OSError as error:
+        raise PolicyConfigError(f"cannot read the policy pack config {path}: {error.strerror}") from error
+    except ValueError as error:
+        raise PolicyConfigError(f"the policy pack config {path} is not JSON: {error}") from error
+    if not isinstance(config, dict):
+        raise PolicyConfigError(f"the policy pack config {path} must be a JSON object of policy names")
+    return config
+
+
 def main(argv: Sequence[str] | None = None, out: TextIO = sys.stdout, err: TextIO = sys.stderr) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m offline preview",
@@ -184,14 +206,20 @@ def main(argv: Sequence[str] | None = None, out: TextIO = sys.stdout, err: TextI
     )
     args = parser.parse_args(argv)
 
-    policy_config = json.loads(args.policy_pack_config.read_text()) if args.policy_pack_config else None
     try:
+        policy_config = _policy_config(args.policy_pack_config)
         result = preview(args.stack, stack_config_dir=args.stack_config_dir, policy_config=policy_config)
     except ProgramError as error:
         print(f"error: the program failed for stack '{args.stack}':\n{error.cause}", file=err)
         return EXIT_PROGRAM
     except FileNotFoundError as error:
         print(f"error: {error}", file=err)
+        return EXIT_PROGRAM
+    except PolicyConfigError as error:
+        print(f"error: invalid --policy-pack-config: {error}", file=err)
+        return EXIT_PROGRAM
+    except PolicyPackError as error:
+        print(f"error: the policy pack could not judge the stack: {error}", file=err)
         return EXIT_PROGRAM
     print(render(result), file=out)
     if args.json is not None:
