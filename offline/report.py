@@ -93,7 +93,8 @@ def _value(config: Mapping[str, str], full_key: str) -> Any:
 def setting_hint(
     violation: PolicyViolation, config: Mapping[str, str], project: str, defaults: Mapping[str, Any]
 ) -> str | None:
-    """`stack setting <project>:<key> = <value> (<origin>): <fix>` when a setting caused the violation."""
+    """`stack setting <project>:<key> = <value> (<origin>): <fix>` (or `… is unset: <fix>`) when a setting
+    of this program caused the violation; None when the code did."""
     cause = SETTING_CAUSES.get(violation.policy_name)
     if cause is not None:
         key, fix = cause.key, cause.fix
@@ -108,11 +109,9 @@ def setting_hint(
     else:
         return None
     if value is None:
-        shown, origin = "unset", "not set for this stack"
-    else:
-        shown = json.dumps(value)
-        origin = "the default in Pulumi.yaml" if defaults.get(key) == value else "set for this stack"
-    return f"stack setting {project}:{key} = {shown} ({origin}): {fix}"
+        return f"stack setting {project}:{key} is unset: {fix}"
+    origin = "the default in Pulumi.yaml" if defaults.get(key) == value else "set for this stack"
+    return f"stack setting {project}:{key} = {json.dumps(value)} ({origin}): {fix}"
 
 
 @dataclass(frozen=True)

@@ -69,8 +69,8 @@ def test_every_violation_prints_its_remediation(analyzer: PolicyAnalyzer) -> Non
         ),
         (
             {},
-            "stack setting bedrock-vpc-agent:agentGuardrailId = unset (not set for this stack): set "
-            "agentGuardrailId and agentGuardrailVersion",
+            "stack setting bedrock-vpc-agent:agentGuardrailId is unset: set agentGuardrailId and "
+            "agentGuardrailVersion",
         ),
     ],
 )
