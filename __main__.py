@@ -121,6 +121,7 @@ invoker = vpc_function(
         **agent.invoker_environment,
         "ALLOWED_ORIGINS": json.dumps(list(config.api.cors_allowed_origins)),
         "API_DEADLINE_MS": str(config.api.integration_timeout_ms),
+        "API_STREAMING": str(config.api.streaming).lower(),
         **({"AWS_LAMBDA_EXEC_WRAPPER": STREAMING_BOOTSTRAP} if config.api.streaming else {}),
     },
     statements=agent.invoker_statements,

@@ -213,6 +213,13 @@ def json_response(status: int, payload: Mapping[str, Any], headers: Mapping[str,
     }
 
 
+def stream_headers(content_type: str, headers: Mapping[str, str]) -> dict[str, str]:
+    """Headers of a streamed answer: the hardening headers every response carries, and its type."""
+    merged = _base_headers(headers.items())
+    merged["Content-Type"] = content_type
+    return merged
+
+
 def empty_response(status: int, headers: Mapping[str, str]) -> dict[str, Any]:
     return {
         "statusCode": status,

@@ -85,6 +85,9 @@ def chat_params(settings: Settings, session_id: str, request: ChatRequest) -> di
         "sessionId": session_id,
         "enableTrace": request.enable_trace,
     }
+    if settings.streaming:
+        # The final answer arrives as many chunks while the model writes it, not as one at the end.
+        params["streamingConfigurations"] = {"streamFinalResponse": True}
     if request.return_control_results is not None:
         params["sessionState"] = session_state(request.return_control_results)
     else:

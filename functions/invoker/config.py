@@ -7,6 +7,7 @@
 | ``ALLOWED_ORIGINS`` | no | JSON array of exact origins (``https://app.example.com``), default ``[]`` |
 | ``API_DEADLINE_MS`` | no | API Gateway integration timeout in ms, default 29000 (2000..900000) |
 | ``AGENT_BACKEND`` | no | the agent service: ``classic`` (Bedrock Agents, the default) |
+| ``API_STREAMING`` | no | ``true``: the API streams, the agent is asked to stream its answer (``false``) |
 | ``POWERTOOLS_SERVICE_NAME`` | no | the ``service`` key of every log line (read by Powertools) |
 
 Settings are read on every invocation (cheap: a few dict lookups and one small ``json.loads``), so
@@ -44,6 +45,7 @@ class Settings:
     allowed_origins: frozenset[str]
     api_deadline_ms: int
     backend: str = DEFAULT_AGENT_BACKEND
+    streaming: bool = False
 
 
 def load_settings(environ: Mapping[str, str]) -> Settings:
@@ -54,7 +56,15 @@ def load_settings(environ: Mapping[str, str]) -> Settings:
         allowed_origins=_allowed_origins(environ.get("ALLOWED_ORIGINS")),
         api_deadline_ms=_deadline_ms(environ.get("API_DEADLINE_MS")),
         backend=_backend(environ.get("AGENT_BACKEND")),
+        streaming=_flag(environ, "API_STREAMING"),
     )
+
+
+def _flag(environ: Mapping[str, str], name: str) -> bool:
+    value = environ.get(name, "").strip().lower()
+    if value not in ("", "true", "false"):
+        raise ConfigError(f"{name} must be true or false")
+    return value == "true"
 
 
 def _backend(raw: str | None) -> str:

@@ -4,7 +4,8 @@ Routes: ``POST /chat``, ``DELETE /chat/{sessionId}``, ``OPTIONS`` on both (see d
 The handler is thin: ``process`` parses, validates, runs the turn through the configured
 ``AgentBackend`` (``backend.backend_from_settings``), collects its events and always answers with a
 JSON envelope; one structured log line per request carries sizes, counts, latency and token usage,
-never prompt, completion or citation text.
+never prompt, completion or citation text. ``answer`` is the same pipeline with the rendering of a
+chat turn left to the caller: ``functions.invoker.streaming`` renders the same events as NDJSON.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import os
 import random
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -26,7 +27,8 @@ from functions.invoker import apigw, backend
 from functions.invoker.budget import Retrying, RetryPolicy, request_deadline
 from functions.invoker.config import Settings, load_settings
 from functions.invoker.errors import ApiError, ConfigError
-from functions.invoker.events import StreamStats, collect
+from functions.invoker.events import Event, StreamStats, collect
+from functions.invoker.runtime import StreamedResponse
 from functions.invoker.validation import parse_chat_request, parse_json_object, validate_session_id
 
 logger = Logger()
@@ -83,7 +85,41 @@ class RequestLog:
     response_bytes: int = 0
     latency_ms: int = 0
     trace_enabled: bool = False
+    streamed: bool = False  # answered as NDJSON; status is then the in-band error's, if any
+    first_byte_ms: int | None = None
     stats: StreamStats = field(default_factory=StreamStats)
+
+
+@dataclass
+class Turn:
+    """A chat turn under way, handed to a renderer, which reads ``events`` (lazily, once)."""
+
+    session_id: str
+    request_id: str
+    accept: str | None  # the request's Accept header (None when absent or ambiguous)
+    cors: dict[str, str]
+    events: Iterator[Event]
+    log: RequestLog
+    clock: Callable[[], float]
+    started: float
+
+    def first_byte(self) -> None:
+        """The status and first event are about to be sent."""
+        self.log.streamed = True
+        self.log.first_byte_ms = round((self.clock() - self.started) * 1000)
+
+    def finish(self, error: ApiError | None, response_bytes: int) -> None:
+        """A streamed answer ended (``error``: the in-band error it ended with): log its summary."""
+        log = self.log
+        log.status = 200 if error is None else error.status
+        if error is not None:
+            log.error_code, log.upstream_error = error.code, error.upstream
+        log.response_bytes = response_bytes
+        log.latency_ms = round((self.clock() - self.started) * 1000)
+        _log_summary(log)
+
+
+Rendered = dict[str, Any] | StreamedResponse
 
 
 @logger.inject_lambda_context(
@@ -94,6 +130,16 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
 
 
 def process(event: object, context: Any, runtime: Runtime) -> dict[str, Any]:
+    """The buffered answer (a proxy response dict) to one API Gateway event."""
+    response = answer(event, context, runtime, answer_json)
+    assert isinstance(response, dict)  # answer_json renders dicts only
+    return response
+
+
+def answer(event: object, context: Any, runtime: Runtime, render: Callable[[Turn], Rendered]) -> Rendered:
+    """Every route answered as ``process`` does, a chat turn rendered by ``render``: errors raised
+    by ``render`` (before it returns) become error responses. A ``StreamedResponse`` logs its summary
+    when its body ends (``Turn.finish``); anything else is logged here."""
     started = runtime.clock()
     request_id = apigw.request_id_of(event, str(getattr(context, "aws_request_id", "")))
     log = RequestLog()
@@ -103,7 +149,7 @@ def process(event: object, context: Any, runtime: Runtime) -> dict[str, Any]:
         request = apigw.parse_event(event)
         log.method, log.route = request.method, request.route
         cors = apigw.cors_headers(request.headers.get("origin"), settings.allowed_origins)
-        response = _route(request, context, settings, runtime, started, log, cors)
+        response = _route(request, context, settings, runtime, started, log, cors, render, request_id)
     except ApiError as error:
         response = apigw.error_response(error, request_id, cors)
         log.error_code, log.upstream_error = error.code, error.upstream
@@ -117,6 +163,8 @@ def process(event: object, context: Any, runtime: Runtime) -> dict[str, Any]:
         logger.exception("unhandled error")
         response = apigw.error_response(ApiError(500, "INTERNAL_ERROR", "internal error"), request_id, cors)
         log.error_code = "INTERNAL_ERROR"
+    if isinstance(response, StreamedResponse):
+        return response
     log.status = response["statusCode"]
     log.response_bytes = len(response["body"].encode("utf-8"))
     log.latency_ms = round((runtime.clock() - started) * 1000)
@@ -132,7 +180,9 @@ def _route(
     started: float,
     log: RequestLog,
     cors: dict[str, str],
-) -> dict[str, Any]:
+    render: Callable[[Turn], Rendered],
+    request_id: str,
+) -> Rendered:
     if request.route is None:
         raise ApiError(404, "NOT_FOUND", "no such resource")
     allowed = apigw.ROUTE_METHODS[request.route]
@@ -173,15 +223,30 @@ def _route(
     session_id = chat.session_id or runtime.new_session_id()
     _set_session(log, session_id)
     log.trace_enabled = chat.enable_trace
-    reply = collect(agent().converse(session_id, chat, deadline, log.stats))
+    turn = Turn(
+        session_id=session_id,
+        request_id=request_id,
+        accept=request.headers.get("accept"),
+        cors=cors,
+        events=agent().converse(session_id, chat, deadline, log.stats),
+        log=log,
+        clock=runtime.clock,
+        started=started,
+    )
+    return render(turn)
+
+
+def answer_json(turn: Turn) -> dict[str, Any]:
+    """The buffered answer of a chat turn: every event collected into one JSON object."""
+    reply = collect(turn.events)  # the backend raises AGENT_INCOMPLETE_RESPONSE, also mid-stream
     payload: dict[str, Any] = {
-        "sessionId": session_id,
+        "sessionId": turn.session_id,
         "completion": reply.completion,
         "citations": reply.citations,
     }
     if reply.return_control is not None:
         payload["returnControl"] = reply.return_control
-    return apigw.json_response(200, payload, cors)
+    return apigw.json_response(200, payload, turn.cors)
 
 
 def _set_session(log: RequestLog, session_id: str) -> None:

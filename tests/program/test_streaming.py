@@ -12,7 +12,7 @@ import pytest
 
 from components.function import FUNCTIONS_DIR, archive_bytes
 from offline.engine import ProgramRun
-from tests.program.conftest import RunProgram
+from tests.program.conftest import RunProgram, policy_document
 
 FUNCTION = "aws:lambda/function:Function"
 BOOTSTRAP = "functions/invoker/bootstrap"
@@ -65,3 +65,23 @@ def test_the_wrapper_runs_the_streaming_runtime_with_the_interpreter_lambda_pass
     assert cwd == str(task)
     assert pythonpath.split(":")[:2] == [str(task), "/opt/python"]
     assert args == "-c from functions.invoker.runtime import main; main()"
+
+
+@pytest.mark.parametrize("streaming", [True, False])
+def test_the_invoker_knows_whether_to_ask_the_agent_to_stream(program: RunProgram, streaming: bool) -> None:
+    variables = invoker_inputs(program("dev", apiStreaming=streaming))["environment"]["variables"]
+    assert variables["API_STREAMING"] == str(streaming).lower()
+
+
+def test_the_agent_role_may_stream_its_model(program: RunProgram) -> None:
+    # streamFinalResponse makes the agent call InvokeModelWithResponseStream on its model.
+    run = program("dev")
+    document = policy_document(
+        run.one("aws:iam/rolePolicy:RolePolicy", "agent-model-access").inputs["policy"]
+    )
+    actions = {
+        a
+        for s in document["Statement"]
+        for a in ([s["Action"]] if isinstance(s["Action"], str) else s["Action"])
+    }
+    assert "bedrock:InvokeModelWithResponseStream" in actions
