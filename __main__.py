@@ -107,6 +107,7 @@ agent = create_agent(
                 functions=function_schema(CLIENT_TOOLS),
             ),
         ],
+        turn_timeout_seconds=config.api.integration_timeout_ms // 1000,
     ),
 )
 

@@ -108,8 +108,23 @@ POWERTOOLS_PARAMETER = "/aws/service/powertools/python/{architecture}/{runtime}/
 # here so that the policy pack has something to reject in pull requests.
 API_AUTH_MODES: tuple[str, ...] = ("iam", "api-key", "none")
 
-# The agent backends (components/agent/): Bedrock Agents ("Agents Classic") and Bedrock AgentCore.
-AGENT_RUNTIMES: tuple[str, ...] = ("classic",)
+# The agent backends (components/agent/): Bedrock Agents ("Agents Classic") and Bedrock AgentCore,
+# each with the interface endpoint its invoker calls through (the other one would bill hourly and
+# serve nothing).
+AGENT_RUNTIMES: tuple[str, ...] = ("classic", "agentcore")
+AGENT_ENDPOINT_SERVICES: Mapping[str, str] = {
+    "classic": "bedrock-agent-runtime",
+    "agentcore": "bedrock-agentcore",
+}
+# Regions with the AgentCore harness and the bedrock-agentcore interface endpoint. Sources: "Use
+# interface VPC endpoints (AWS PrivateLink) ... AgentCore" (AgentCore developer guide,
+# vpc-interface-endpoints.html: US East (N. Virginia), US West (Oregon), Europe (Frankfurt), Asia
+# Pacific (Sydney)) and the harness's region list on "AgentCore harness" (harness.html), read 2026-12-02.
+AGENTCORE_REGIONS: frozenset[str] = frozenset({"us-east-1", "us-west-2", "eu-central-1", "ap-southeast-2"})
+# Bounds of one AgentCore turn (harness maxIterations / maxTokens; botocore leaves them open, these
+# keep a runaway loop cheap).
+MAX_ITERATIONS = (1, 50)
+MAX_TOKENS = (256, 100_000)
 
 # Integration timeouts, per response transfer mode (API Gateway developer guide, "Stream the
 # integration response for your proxy integrations", and the PutIntegration model in botocore:
@@ -179,6 +194,8 @@ class AgentSettings:
     guardrail_id: str | None
     guardrail_version: str | None
     customer_kms_key_arn: str | None
+    max_iterations: int  # AgentCore: model/tool round trips per turn
+    max_tokens: int  # AgentCore: output tokens per turn, across its model calls
 
     @property
     def inference_profile_geography(self) -> str | None:
@@ -327,14 +344,17 @@ def load_config(
     _check_runtime(read)
     _check_unknown_keys(read)
 
+    runtime = _one_of(read, "agentRuntime", AGENT_RUNTIMES)
     region = read.text("aws:region")
     if region is not None:
-        _check_region(region, read)
+        _check_region(region, runtime, read)
     vpc_cidr_text = read.text("vpcCidr")
     vpc_cidr = _check_vpc_cidr(vpc_cidr_text, read) if vpc_cidr_text is not None else None
     az_count = read.integer("azCount")
     endpoints = read.structured("interfaceEndpoints")
     endpoint_names = _check_endpoints(endpoints, read) if endpoints is not None else None
+    if endpoint_names is not None and runtime is not None:
+        _check_agent_endpoint(endpoint_names, runtime, read)
     traffic_type = _one_of(read, "flowLogTrafficType", FLOW_LOG_TRAFFIC_TYPES)
     retention = read.integer("logRetentionDays")
     if retention is not None and retention not in LOG_RETENTION_DAYS:
@@ -345,7 +365,7 @@ def load_config(
             f"{', '.join(map(str, LOG_RETENTION_DAYS))} (nearest: {nearest}).",
         )
     protect = read.boolean("protectStatefulResources")
-    agent = _read_agent(read, region)
+    agent = _read_agent(read, region, runtime)
     functions = _read_functions(read, region)
     api = _read_api(read)
 
@@ -414,9 +434,8 @@ def _in_range(read: _Reader, name: str, value: T | None, low: T, high: T, unit: 
     return value
 
 
-def _read_agent(read: _Reader, region: str | None) -> AgentSettings | None:
+def _read_agent(read: _Reader, region: str | None, runtime: str | None) -> AgentSettings | None:
     before = len(read.messages)
-    runtime = _one_of(read, "agentRuntime", AGENT_RUNTIMES)
     model = read.text("agentFoundationModel")
     if model is not None:
         _check_model(model, region, read)
@@ -438,12 +457,24 @@ def _read_agent(read: _Reader, region: str | None) -> AgentSettings | None:
         read.add("agentGuardrailId", f"'{guardrail_id}' is not a guardrail id or ARN.")
     if guardrail_version is not None and not GUARDRAIL_VERSION.fullmatch(guardrail_version):
         read.add("agentGuardrailVersion", f"'{guardrail_version}' must be a version number or DRAFT.")
+    max_iterations = _in_range(
+        read, "agentMaxIterations", read.integer("agentMaxIterations"), *MAX_ITERATIONS
+    )
+    max_tokens = _in_range(read, "agentMaxTokens", read.integer("agentMaxTokens"), *MAX_TOKENS)
     kms_key = read.optional_text("agentKmsKeyArn")
     if kms_key is not None and not KMS_KEY_ARN.fullmatch(kms_key):
         read.add(
             "agentKmsKeyArn", f"'{kms_key}' is not a KMS key ARN (arn:aws:kms:<region>:<account>:key/<id>)."
         )
-    if len(read.messages) > before or runtime is None or model is None or instruction is None or ttl is None:
+    if (
+        len(read.messages) > before
+        or runtime is None
+        or model is None
+        or instruction is None
+        or ttl is None
+        or max_iterations is None
+        or max_tokens is None
+    ):
         return None
     return AgentSettings(
         runtime=runtime,
@@ -453,6 +484,8 @@ def _read_agent(read: _Reader, region: str | None) -> AgentSettings | None:
         guardrail_id=guardrail_id,
         guardrail_version=guardrail_version,
         customer_kms_key_arn=kms_key,
+        max_iterations=max_iterations,
+        max_tokens=max_tokens,
     )
 
 
@@ -672,16 +705,33 @@ def _check_unknown_keys(read: _Reader) -> None:
         read.add(full_key, f"is not a setting of this project.{hint} Known: {', '.join(sorted(declared))}.")
 
 
-def _check_region(region: str, read: _Reader) -> None:
-    if region in BEDROCK_AGENT_REGIONS:
+def _check_region(region: str, runtime: str | None, read: _Reader) -> None:
+    regions, service = (
+        (AGENTCORE_REGIONS, "Amazon Bedrock AgentCore (harness and interface endpoint)")
+        if runtime == "agentcore"
+        else (BEDROCK_AGENT_REGIONS, "Amazon Bedrock Agents")
+    )
+    if region in regions:
         return
-    close = difflib.get_close_matches(region, BEDROCK_AGENT_REGIONS, n=1)
+    close = difflib.get_close_matches(region, regions, n=1)
     hint = f" Did you mean '{close[0]}'?" if close else ""
     read.add(
         "aws:region",
-        f"'{region}' does not offer Amazon Bedrock Agents.{hint} Use one of "
-        f"{', '.join(sorted(BEDROCK_AGENT_REGIONS))} (`pulumi config set aws:region <region>`).",
+        f"'{region}' does not offer {service}.{hint} Use one of "
+        f"{', '.join(sorted(regions))} (`pulumi config set aws:region <region>`).",
     )
+
+
+def _check_agent_endpoint(names: Sequence[str], runtime: str, read: _Reader) -> None:
+    """The other backend's endpoint serves nothing on this stack but bills every hour."""
+    own = AGENT_ENDPOINT_SERVICES[runtime]
+    for other_runtime, other in AGENT_ENDPOINT_SERVICES.items():
+        if other_runtime != runtime and other in names:
+            read.add(
+                "interfaceEndpoints",
+                f"'{other}' is the {other_runtime} agent's endpoint but agentRuntime is {runtime}: "
+                f"replace it with '{own}' (it would bill hourly and carry nothing).",
+            )
 
 
 def _check_vpc_cidr(text: str, read: _Reader) -> ipaddress.IPv4Network | None:

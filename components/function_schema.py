@@ -28,6 +28,7 @@ if TYPE_CHECKING:
         AgentAgentActionGroupFunctionSchemaArgsDict,
         AgentAgentActionGroupFunctionSchemaMemberFunctionsFunctionArgsDict,
         AgentAgentActionGroupFunctionSchemaMemberFunctionsFunctionParameterArgsDict,
+        AgentcoreGatewayTargetTargetConfigurationMcpLambdaToolSchemaInlinePayloadArgsDict,
     )
 
 # Bedrock API reference, FunctionDefinition / ParameterDetail (also botocore's bedrock-agent model):
@@ -195,3 +196,46 @@ def _definition(spec: ToolSpec) -> FunctionDefinition:
         },
         "requireConfirmation": "DISABLED",
     }
+
+
+def json_schema(definition: FunctionDefinition) -> dict[str, Any]:
+    """A definition's parameters as a JSON Schema object: the ``inputSchema`` of an AgentCore harness
+    inline function (botocore bedrock-agentcore-control ``HarnessInlineFunctionConfig``)."""
+    parameters = definition["parameters"]
+    return {
+        "type": "object",
+        "properties": {
+            name: {"type": p["type"], "description": p["description"]} for name, p in parameters.items()
+        },
+        "required": [name for name, p in parameters.items() if p["required"]],
+    }
+
+
+def gateway_tool_schema(
+    definitions: Sequence[FunctionDefinition],
+) -> list[AgentcoreGatewayTargetTargetConfigurationMcpLambdaToolSchemaInlinePayloadArgsDict]:
+    """The same definitions as the inline tool schema of an AgentCore Gateway Lambda target.
+
+    botocore's ``ToolDefinition`` (name, description, inputSchema of ``SchemaType`` string, number,
+    integer, boolean, array, object) takes every Bedrock parameter type as is; pulumi-aws spells the
+    input schema's properties as a list with ``name`` and ``required``.
+    """
+    return [
+        {
+            "name": definition["name"],
+            "description": definition["description"],
+            "input_schema": {
+                "type": "object",
+                "properties": [
+                    {
+                        "name": name,
+                        "type": p["type"],
+                        "description": p["description"],
+                        "required": p["required"],
+                    }
+                    for name, p in definition["parameters"].items()
+                ],
+            },
+        }
+        for definition in definitions
+    ]

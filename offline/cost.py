@@ -32,6 +32,7 @@ KMS_KEY = "aws:kms/key:Key"
 LOG_GROUP = "aws:cloudwatch/logGroup:LogGroup"
 FUNCTION = "aws:lambda/function:Function"
 STAGE = "aws:apigateway/stage:Stage"
+HARNESS = "aws:bedrock/agentcoreHarness:AgentcoreHarness"
 
 # Resources that cost nothing while idle, by category, with what they are billed for instead.
 IDLE_CATEGORIES: Mapping[str, tuple[str, str]] = {
@@ -39,6 +40,10 @@ IDLE_CATEGORIES: Mapping[str, tuple[str, str]] = {
     "functions": ("Lambda functions", "per request and GB-second (no provisioned concurrency)"),
     "api": ("API Gateway REST API", "per request (no cache cluster)"),
     "agent": ("Bedrock agent, action group, alias", "no charge; the model bills tokens per use"),
+    "agentcore": (
+        "AgentCore harness, gateway and targets",
+        "per use: runtime CPU and memory of active sessions, gateway calls; the model bills tokens",
+    ),
     "flow-logs": ("VPC flow log", "per GB delivered to CloudWatch Logs"),
     "network": ("VPC, subnets, route tables, security groups, rules", "no charge"),
     "no-charge": ("IAM roles and policies, Lambda permissions, KMS alias, API Gateway account", "no charge"),
@@ -64,6 +69,10 @@ FREE_WHEN_IDLE: Mapping[str, str] = {
     "aws:bedrock/agentAgent:AgentAgent": "agent",
     "aws:bedrock/agentAgentActionGroup:AgentAgentActionGroup": "agent",
     "aws:bedrock/agentAgentAlias:AgentAgentAlias": "agent",
+    HARNESS: "agentcore",
+    "aws:bedrock/agentcoreGateway:AgentcoreGateway": "agentcore",
+    "aws:bedrock/agentcoreGatewayTarget:AgentcoreGatewayTarget": "agentcore",
+    "aws:bedrock/agentcoreResourcePolicy:AgentcoreResourcePolicy": "no-charge",
     "aws:ec2/flowLog:FlowLog": "flow-logs",
     "aws:ec2/vpc:Vpc": "network",
     SUBNET: "network",
@@ -407,6 +416,8 @@ def usage_formulas(run: ProgramRun, prices: PriceTable) -> list[UsageFormula]:
             )
         )
     formulas.append(_bedrock_formula(run, prices))
+    if run.of_type(HARNESS):
+        formulas.extend(_agentcore_formulas(prices))
     xray = prices["xray.traces_recorded_1m"]
     formulas.append(
         UsageFormula(
@@ -446,6 +457,25 @@ def _bedrock_formula(run: ProgramRun, prices: PriceTable) -> UsageFormula:
         "the invoker logs each turn's input_tokens and output_tokens",
         str(rates.get("status", "unverified")),
     )
+
+
+def _agentcore_formulas(prices: PriceTable) -> list[UsageFormula]:
+    cpu, memory = prices["agentcore.runtime.vcpu_hour"], prices["agentcore.runtime.gb_hour"]
+    gateway, harness = prices["agentcore.gateway.invocations_1k"], prices["agentcore.harness.invocation"]
+    return [
+        UsageFormula(
+            "AgentCore harness sessions",
+            f"active vCPU-hours {TIMES} {_money(cpu.usd)} + GB-hours {TIMES} {_money(memory.usd)}, "
+            f"per second while a turn runs (not while it waits on the model or a tool); the harness itself "
+            f"{_money(harness.usd, cents=True)}",
+            _weakest(cpu.status, memory.status, harness.status),
+        ),
+        UsageFormula(
+            "AgentCore Gateway",
+            f"(tool calls + tool listings) {TIMES} {_money(gateway.usd)}/1,000",
+            gateway.status,
+        ),
+    ]
 
 
 def model_price_key(configured: str) -> tuple[str, str]:

@@ -364,6 +364,36 @@ class AwsMocks(pulumi_mocks.Mocks):
             }
         if typ == "aws:bedrock/agentAgentActionGroup:AgentAgentActionGroup":
             return {"actionGroupId": _fake_id("", name, 10).upper()}
+        if typ == "aws:bedrock/agentcoreGateway:AgentcoreGateway":
+            gateway_id = f"{str(inputs.get('name', name)).lower()}-{_fake_id('', name, 10)}"
+            return {
+                "id": gateway_id,
+                "gatewayId": gateway_id,
+                "gatewayArn": self._arn("bedrock-agentcore", f"gateway/{gateway_id}"),
+                "gatewayUrl": f"https://{gateway_id}.gateway.bedrock-agentcore.{self.region}.amazonaws.com/mcp",
+            }
+        if typ == "aws:bedrock/agentcoreGatewayTarget:AgentcoreGatewayTarget":
+            return {"targetId": _fake_id("", name, 10).upper()}
+        if typ == "aws:bedrock/agentcoreHarness:AgentcoreHarness":
+            harness_id = f"{inputs.get('harnessName', name)}-{_fake_id('', name, 10)}"
+            runtime_id = f"harness_{inputs.get('harnessName', name)}-{_fake_id('', f'{name}/runtime', 10)}"
+            return {
+                "id": harness_id,
+                "harnessId": harness_id,
+                "arn": self._arn("bedrock-agentcore", f"harness/{harness_id}"),
+                # The runtime the service provisions for the harness (environment_actual).
+                "environmentActuals": [
+                    {
+                        "agentcoreRuntimeEnvironments": [
+                            {
+                                "agentRuntimeArn": self._arn("bedrock-agentcore", f"runtime/{runtime_id}"),
+                                "agentRuntimeId": runtime_id,
+                                "agentRuntimeName": runtime_id.rsplit("-", 1)[0],
+                            }
+                        ]
+                    }
+                ],
+            }
         if typ == "aws:apigateway/restApi:RestApi":
             api_id = _fake_id("", name, 10)
             return {

@@ -9,6 +9,7 @@ from typing import Optional
 
 import pulumi
 
+from components.agent.agentcore import AgentCoreAgent
 from components.agent.base import AgentArgs, AgentRuntime, ToolGroup
 from components.agent.classic import BedrockAgent
 
@@ -19,4 +20,6 @@ def create_agent(name: str, args: AgentArgs, opts: Optional[pulumi.ResourceOptio
     """The agent of the runtime `args.settings.runtime` names ("classic" or "agentcore")."""
     if args.settings.runtime == "classic":
         return BedrockAgent(name, args, opts)
+    if args.settings.runtime == "agentcore":
+        return AgentCoreAgent(name, args, opts)
     raise ValueError(f"unknown agent runtime {args.settings.runtime!r}")  # config.py validates it first

@@ -41,6 +41,8 @@ class AgentArgs:
     settings: AgentSettings
     agent_name: str
     tool_groups: Sequence[ToolGroup]
+    # How long one turn may run: the API's deadline (a runtime with its own limit stops before it).
+    turn_timeout_seconds: int
 
 
 class AgentRuntime(Protocol):

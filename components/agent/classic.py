@@ -28,7 +28,7 @@ import pulumi
 import pulumi_aws as aws
 
 from components.agent.base import AgentArgs, ToolGroup
-from components.config import AgentSettings
+from components.config import AGENT_ENDPOINT_SERVICES, AgentSettings
 from components.context import AwsContext
 from components.function_schema import check_action_group_name, pulumi_aws_function_schema
 
@@ -73,7 +73,7 @@ class BedrockAgent(pulumi.ComponentResource):
     """The Classic agent (an `AgentRuntime`): the invoker calls InvokeAgent on the live alias."""
 
     invoke_action = "InvokeAgent"
-    endpoint_service = "bedrock-agent-runtime"
+    endpoint_service = AGENT_ENDPOINT_SERVICES["classic"]
     alias_prefix = "live"
     role: aws.iam.Role
     agent: aws.bedrock.AgentAgent

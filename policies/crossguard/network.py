@@ -370,6 +370,8 @@ def lambda_reaches_endpoints(stack: Stack, _: Config) -> Iterator[tuple[str, str
     yield from each(stack.of_type(tokens.FUNCTION), lambda fn: _endpoint_reach_problems(stack, fn))
 
 
+CLASSIC_ENDPOINT = "bedrock-agent-runtime"
+AGENTCORE_ENDPOINT = "bedrock-agentcore"
 REQUIRED_ENDPOINTS = Setting(
     "requiredServices",
     {"type": "array", "items": {"type": "string"}, "minItems": 1},
@@ -395,12 +397,16 @@ def _missing_endpoints(stack: Stack, vpc: Resource, required: list[str]) -> Iter
     settings=[REQUIRED_ENDPOINTS],
     description=(
         "A VPC that hosts Lambdas must have interface endpoints for every service they call (by default "
-        "bedrock-agent-runtime): with no internet path, a missing endpoint means a failed call."
+        "bedrock-agent-runtime; bedrock-agentcore instead when the agent runs on AgentCore): with no "
+        "internet path, a missing endpoint means a failed call."
     ),
     remediation="Add an Interface aws.ec2.VpcEndpoint for com.amazonaws.<region>.<service> in that VPC.",
 )
 def vpc_required_endpoints(stack: Stack, config: Config) -> Iterator[tuple[str, str]]:
     required = [str(s) for s in as_list(config["requiredServices"])]
+    if stack.of_type(*tokens.AGENTCORE_AGENTS) and not stack.of_type(tokens.AGENT):
+        # An AgentCore stack's invoker calls bedrock-agentcore, not the Classic agent runtime.
+        required = [AGENTCORE_ENDPOINT if s == CLASSIC_ENDPOINT else s for s in required]
     hosting: list[Resource] = []
     for function in stack.of_type(tokens.FUNCTION):
         hosting += [v for v in function_vpcs(stack, function) if v not in hosting]

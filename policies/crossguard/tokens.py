@@ -58,6 +58,13 @@ FUNCTION_URL: Final = "aws:lambda/functionUrl:FunctionUrl"
 AGENT: Final = "aws:bedrock/agentAgent:AgentAgent"
 AGENT_ALIAS: Final = "aws:bedrock/agentAgentAlias:AgentAgentAlias"
 AGENT_ACTION_GROUP: Final = "aws:bedrock/agentAgentActionGroup:AgentAgentActionGroup"
+AGENTCORE_HARNESS: Final = "aws:bedrock/agentcoreHarness:AgentcoreHarness"
+AGENTCORE_GATEWAY: Final = "aws:bedrock/agentcoreGateway:AgentcoreGateway"
+AGENTCORE_GATEWAY_TARGET: Final = "aws:bedrock/agentcoreGatewayTarget:AgentcoreGatewayTarget"
+AGENTCORE_RUNTIME: Final = "aws:bedrock/agentcoreAgentRuntime:AgentcoreAgentRuntime"
+AGENTCORE_RUNTIME_ENDPOINT: Final = "aws:bedrock/agentcoreAgentRuntimeEndpoint:AgentcoreAgentRuntimeEndpoint"
+AGENTCORE_RESOURCE_POLICY: Final = "aws:bedrock/agentcoreResourcePolicy:AgentcoreResourcePolicy"
+AGENTCORE_AGENTS: Final = (AGENTCORE_HARNESS, AGENTCORE_RUNTIME)
 
 # api gateway (REST)
 REST_API: Final = "aws:apigateway/restApi:RestApi"

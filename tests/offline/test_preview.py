@@ -30,7 +30,7 @@ def mandatory(result: PreviewResult) -> set[str]:
     return {violation.policy_name for violation in result.report.mandatory_violations}
 
 
-@pytest.mark.parametrize("stack", ["dev", "prod"])
+@pytest.mark.parametrize("stack", ["dev", "prod", "agentcore"])
 def test_shipped_stacks_pass_every_mandatory_rule(analyzer: PolicyAnalyzer, stack: str) -> None:
     result = judged(analyzer, stack)
     assert mandatory(result) == set()
@@ -56,6 +56,16 @@ def test_insecure_choices_build_but_are_rejected(
     analyzer: PolicyAnalyzer, overrides: dict[str, Any], rule: str, message: str
 ) -> None:
     result = judged(analyzer, **overrides)
+    _assert_rejected(result, rule, message)
+
+
+def test_agentcore_stack_needs_its_own_endpoint(analyzer: PolicyAnalyzer) -> None:
+    result = judged(analyzer, "agentcore", interfaceEndpoints=["logs"])
+    _assert_rejected(result, "vpc-required-endpoints", "no interface endpoint for 'bedrock-agentcore'")
+    assert not any("bedrock-agent-runtime" in v.message for v in result.report.violations)
+
+
+def _assert_rejected(result: PreviewResult, rule: str, message: str) -> None:
     assert result.run.resources, "the program itself accepts this configuration"
     assert rule in mandatory(result)
     assert result.exit_code == EXIT_POLICY

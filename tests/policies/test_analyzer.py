@@ -37,6 +37,7 @@ ADVISORY_RULES = {
     "bedrock-agent-idle-session-ttl",
     "bedrock-agent-guardrail",
     "bedrock-agent-customer-kms-key",
+    "agentcore-harness-limits",
     "required-tags",
 }
 STACK_RULES = {
@@ -54,6 +55,8 @@ STACK_RULES = {
     "api-integration-timeout-within-function-timeout",
     "bedrock-invoker-targets-alias",
     "bedrock-no-draft-alias",
+    "agentcore-execution-role-scoped",
+    "agentcore-invoker-own-harness",
 }
 
 
