@@ -18,6 +18,7 @@ from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from functions.action_group.dispatch import Dispatch, dispatch
+from functions.action_group.gateway import function_event, gateway_response, gateway_tool_name
 from functions.action_group.tools import app
 from functions.action_group.toolspec import ToolSpec, resolver_tool_specs
 
@@ -32,9 +33,12 @@ TOOLS: Final[dict[str, ToolSpec]] = resolver_tool_specs(app)
 @logger.inject_lambda_context(log_event=False, clear_state=True)
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     started = time.perf_counter()
-    result = dispatch(event, TOOLS, app.serializer)
+    # An AgentCore Gateway names the tool in the client context; Bedrock Agents sends its own event.
+    tool_name = gateway_tool_name(context)
+    request = event if tool_name is None else function_event(tool_name, event)
+    result = dispatch(request, TOOLS, app.serializer)
     _log(result, (time.perf_counter() - started) * 1000, event)
-    return result.response
+    return result.response if tool_name is None else gateway_response(result)
 
 
 def _log(result: Dispatch, latency_ms: float, event: object) -> None:

@@ -1,0 +1,64 @@
+"""The same tools behind an AgentCore Gateway Lambda target.
+
+The gateway invokes the function with the tool's arguments as the event (a JSON object) and names the
+tool in the client context, ``context.client_context.custom["bedrockAgentCoreToolName"]``, as
+``<target>___<tool>`` ("AWS Lambda function targets", AgentCore developer guide,
+gateway-add-target-lambda.html: the target prefix must be stripped in the function; the function
+returns plain JSON). Here the call becomes the Bedrock function event the dispatcher already
+validates, so both backends share one validation and one set of tools, and the dispatcher's
+response becomes the gateway's JSON: ``{"result": body}`` or ``{"error": body, "retry": bool}``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any, Final
+
+from functions.action_group.dispatch import Dispatch
+
+TOOL_NAME_KEY: Final = "bedrockAgentCoreToolName"
+TARGET_DELIMITER: Final = "___"
+
+
+def gateway_tool_name(context: object) -> str | None:
+    """The ``<target>___<tool>`` name when the gateway invoked the function, else None."""
+    custom = getattr(getattr(context, "client_context", None), "custom", None)
+    name = custom.get(TOOL_NAME_KEY) if isinstance(custom, Mapping) else None
+    return name if isinstance(name, str) and name else None
+
+
+def function_event(tool_name: str, arguments: object) -> dict[str, Any]:
+    """The Bedrock function-details event for a gateway call (values as Bedrock sends them: text)."""
+    target, delimiter, tool = tool_name.partition(TARGET_DELIMITER)
+    if not delimiter:
+        target, tool = "", tool_name
+    parameters: Any
+    if isinstance(arguments, Mapping):
+        parameters = [
+            {"name": str(name), "type": "string", "value": _text(value)}
+            for name, value in arguments.items()
+            if value is not None
+        ]
+    else:
+        parameters = "not an object"  # the dispatcher answers FAILURE: malformed request
+    return {
+        "messageVersion": "1.0",
+        "actionGroup": target or "gateway",
+        "function": tool,
+        "parameters": parameters,
+    }
+
+
+def gateway_response(result: Dispatch) -> dict[str, Any]:
+    function_response = result.response.get("response", {}).get("functionResponse", {})
+    body = function_response.get("responseBody", {}).get("TEXT", {}).get("body", "")
+    state = function_response.get("responseState")
+    if state is None:
+        return {"result": body}
+    return {"error": body, "retry": state == "REPROMPT"}
+
+
+def _text(value: object) -> str:
+    """Bedrock sends every value as text; JSON text for numbers, booleans and lists."""
+    return value if isinstance(value, str) else json.dumps(value)

@@ -1,0 +1,67 @@
+"""The action-group Lambda behind an AgentCore Gateway: the same tools and validation, the gateway's
+event and JSON in place of Bedrock's."""
+
+from __future__ import annotations
+
+import json
+from types import SimpleNamespace
+from typing import Any
+
+from functions.action_group import handler as handler_module
+from functions.action_group.gateway import function_event
+from tests.functions.test_action_group_support import FakeLambdaContext, captured_logs
+
+
+class GatewayContext(FakeLambdaContext):
+    def __init__(self, tool: str) -> None:
+        self.client_context = SimpleNamespace(custom={"bedrockAgentCoreToolName": tool})
+
+
+def call(tool: str, arguments: Any) -> dict[str, Any]:
+    return handler_module.handler(arguments, GatewayContext(tool))  # type: ignore[arg-type]
+
+
+def test_a_gateway_call_runs_the_tool_named_after_the_target_prefix() -> None:
+    assert call("tools___calculate", {"expression": "6 * 7"}) == {
+        "result": json.dumps({"result": "42", "interpreted_as": "6 * 7"})
+    }
+
+
+def test_typed_json_arguments_are_validated_like_bedrock_text() -> None:
+    result = call(
+        "tools___business_days_between",
+        {"start_date": "2025-12-22", "end_date": "2025-12-26", "holidays": ["2025-12-25"], "inclusive": True},
+    )
+    assert json.loads(result["result"])["business_days"] == 4
+    wrong = call("tools___business_days_between", {"start_date": "2025-12-22", "end_date": 5})
+    assert wrong["retry"] is True
+    assert "end_date" in wrong["error"]
+
+
+def test_unknown_tools_and_malformed_calls_fail_without_retry() -> None:
+    unknown = call("tools___get_weather", {"city": "Paris"})
+    assert unknown["retry"] is False
+    assert "Known functions: calculate, convert_units, business_days_between." in unknown["error"]
+    assert call("tools___calculate", ["6 * 7"])["retry"] is False
+
+
+def test_gateway_calls_are_logged_without_values() -> None:
+    with captured_logs() as records:
+        call("tools___calculate", {"expression": "SECRET-7f3a"})
+    (record,) = [r for r in records if r.get("message", "").startswith("tool invocation")]
+    assert record["action_group"] == "tools"
+    assert record["function"] == "calculate"
+    assert "SECRET-7f3a" not in json.dumps(records)
+
+
+def test_function_event_keeps_text_and_encodes_the_rest_as_json() -> None:
+    event = function_event("t___f", {"a": "x", "b": 2, "c": False, "d": [1, 2], "e": None})
+    assert event["actionGroup"] == "t"
+    assert event["function"] == "f"
+    assert [(p["name"], p["value"]) for p in event["parameters"]] == [
+        ("a", "x"),
+        ("b", "2"),
+        ("c", "false"),
+        ("d", "[1, 2]"),
+    ]
+    assert function_event("bare", {})["function"] == "bare"
