@@ -73,8 +73,8 @@ def test_agentcore_execution_role_scoped(judge: Judge) -> None:
     assert outcome.messages("agentcore-execution-role-scoped", broad.urn) == [
         "RolePolicy 'broad-policy' (the role of AgentcoreHarness 'broad') policy a statement allows "
         "bedrock-agentcore:*",
-        "RolePolicy 'broad-policy' (the role of AgentcoreHarness 'broad') policy a statement applies to every "
-        "resource",
+        "RolePolicy 'broad-policy' (the role of AgentcoreHarness 'broad') policy a statement applies to "
+        "every resource",
     ]
     assert any("aws:sourcearn" in m for m in outcome.messages("agentcore-execution-role-scoped", loose.urn))
 
@@ -151,7 +151,8 @@ def test_agentcore_nothing_public(judge: Judge) -> None:
     outcome = judge(g)
     fired = outcome.fired("agentcore-nothing-public")
     assert fired == {shell.urn, everything.urn, unset.urn, public_runtime.urn, open_policy.urn}
-    assert private.urn not in fired and in_vpc.urn not in fired
+    assert private.urn not in fired
+    assert in_vpc.urn not in fired
     assert outcome.messages("agentcore-nothing-public", shell.urn) == [
         "AgentcoreHarness 'shell' runs outside a VPC and lets the model use built-in tools (shell): a shell "
         "with a path to the internet"
@@ -179,9 +180,7 @@ def _invoker(g: Graph, name: str, harness_arn: Any, granted: Any) -> Node:
         role=role.id,
         policy=policy(allow("bedrock-agentcore:InvokeHarness", granted)),
     )
-    return g.add(
-        t.FUNCTION, name, role=role.arn, environment={"variables": {"HARNESS_ARN": harness_arn}}
-    )
+    return g.add(t.FUNCTION, name, role=role.arn, environment={"variables": {"HARNESS_ARN": harness_arn}})
 
 
 def test_agentcore_invoker_own_harness(judge: Judge) -> None:

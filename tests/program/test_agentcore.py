@@ -76,7 +76,9 @@ def test_harness_tools_are_the_gateway_and_the_client_functions_only(stack: Prog
     assert tools["tools"] == {
         "type": "agentcore_gateway",
         "name": "tools",
-        "config": {"agentcoreGateway": {"gatewayArn": gateway["gatewayArn"], "outboundAuth": {"awsIam": True}}},
+        "config": {
+            "agentcoreGateway": {"gatewayArn": gateway["gatewayArn"], "outboundAuth": {"awsIam": True}}
+        },
     }
     client = function_schema(CLIENT_TOOLS)
     for definition in client:
@@ -190,9 +192,13 @@ def test_invoker_calls_this_harness_through_the_endpoint(stack: ProgramRun) -> N
             "Resource": [runtime, f"{runtime}/runtime-endpoint/DEFAULT"],
         },
     ]
-    agentcore = [s for s in statements(stack, "invoker-permissions") if s["Sid"] in {e["Sid"] for e in expected}]
+    agentcore = [
+        s for s in statements(stack, "invoker-permissions") if s["Sid"] in {e["Sid"] for e in expected}
+    ]
     assert agentcore == expected
-    endpoint = next(e for e in stack.of_type(ENDPOINT) if e.inputs["serviceName"].endswith("bedrock-agentcore"))
+    endpoint = next(
+        e for e in stack.of_type(ENDPOINT) if e.inputs["serviceName"].endswith("bedrock-agentcore")
+    )
     invoker_role = stack.one(ROLE, "invoker-role").outputs["arn"]
     assert policy_document(endpoint.inputs["policy"])["Statement"] == [
         {**statement, "Principal": {"AWS": invoker_role}} for statement in expected
@@ -243,6 +249,8 @@ def test_classic_stack_rejects_the_agentcore_endpoint(program: RunProgram) -> No
 def test_physical_names_fit_the_service_patterns() -> None:
     assert physical_name("bedrock-vpc-agent-dev", separator="_", limit=40) == "bedrock_vpc_agent_dev"
     long = physical_name("bedrock-vpc-agent-" + "x" * 60, separator="_", limit=40)
-    assert len(long) == 40 and long[0].isalpha() and long.replace("_", "").isalnum()
+    assert len(long) == 40
+    assert long[0].isalpha()
+    assert long.replace("_", "").isalnum()
     assert long != physical_name("bedrock-vpc-agent-" + "x" * 61, separator="_", limit=40)
     assert physical_name("9lives", separator="-", limit=48) == "a-9lives"

@@ -386,7 +386,7 @@ def pull_request_problems(text: str, stacks: set[str]) -> list[str]:
 # --------------------------------------------------------------------------------------------------
 # The deploy workflow
 
-STACK_ENVIRONMENTS = {"dev": "dev", "prod": "production"}
+STACK_ENVIRONMENTS = {"dev": "dev", "prod": "production", "agentcore": "agentcore"}
 
 
 def deploy_problems(text: str, stacks: set[str]) -> list[str]:

@@ -316,7 +316,7 @@ MUTATIONS: list[tuple[str, str, str, str, str]] = [
     (
         "stack-missing",
         PR,
-        "      matrix:\n        stack: [dev, prod]\n    env:",
+        "      matrix:\n        stack: [dev, prod, agentcore]\n    env:",
         "      matrix:\n        stack: [dev]\n    env:",
         "offline preview covers",
     ),
