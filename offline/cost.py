@@ -461,14 +461,14 @@ def _bedrock_formula(run: ProgramRun, prices: PriceTable) -> UsageFormula:
 
 def _agentcore_formulas(prices: PriceTable) -> list[UsageFormula]:
     cpu, memory = prices["agentcore.runtime.vcpu_hour"], prices["agentcore.runtime.gb_hour"]
-    gateway, harness = prices["agentcore.gateway.invocations_1k"], prices["agentcore.harness.invocation"]
+    gateway = prices["agentcore.gateway.invocations_1k"]
     return [
         UsageFormula(
             "AgentCore harness sessions",
             f"active vCPU-hours {TIMES} {_money(cpu.usd)} + GB-hours {TIMES} {_money(memory.usd)}, "
-            f"per second while a turn runs (not while it waits on the model or a tool); the harness itself "
-            f"{_money(harness.usd, cents=True)}",
-            _weakest(cpu.status, memory.status, harness.status),
+            "per second while a turn runs (not while it waits on the model or a tool); no separate harness "
+            "charge (a third-party report of the preview)",
+            _weakest(cpu.status, memory.status, "unverified"),
         ),
         UsageFormula(
             "AgentCore Gateway",

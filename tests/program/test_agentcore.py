@@ -44,7 +44,7 @@ def runtime_arn(run: ProgramRun) -> str:
 def test_no_classic_agent_and_no_agent_runtime_endpoint(stack: ProgramRun) -> None:
     assert not [r for r in stack.resources if r.type.startswith("aws:bedrock/agentAgent")]
     services = sorted(e.inputs["serviceName"] for e in stack.of_type(ENDPOINT))
-    assert services == ["com.amazonaws.us-east-1.bedrock-agentcore", "com.amazonaws.us-east-1.logs"]
+    assert services == ["com.amazonaws.us-east-1.bedrock-agentcore"]
     assert len(stack.of_type("aws:ec2/subnet:Subnet")) == 1
 
 
