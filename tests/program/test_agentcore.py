@@ -54,7 +54,15 @@ def test_harness_runs_the_configured_model_instruction_and_limits(stack: Program
     assert harness["model"] == {"bedrockModelConfig": {"modelId": f"us.{HAIKU}"}}
     instruction = stack.config["bedrock-vpc-agent:agentInstruction"].strip()
     assert harness["systemPrompts"] == [{"text": instruction}]
-    assert (harness["maxIterations"], harness["maxTokens"], harness["timeoutSeconds"]) == (10, 4096, 29)
+    # The harness stops a turn at the API's deadline, which the invoker enforces too.
+    deadline_ms = int(
+        stack.one(FUNCTION, "invoker-function").inputs["environment"]["variables"]["API_DEADLINE_MS"]
+    )
+    assert (harness["maxIterations"], harness["maxTokens"], harness["timeoutSeconds"]) == (
+        10,
+        4096,
+        deadline_ms // 1000,
+    )
     assert harness["memory"] == {"disabled": {}}
     (environment,) = harness["environments"][0]["agentcoreRuntimeEnvironments"]
     assert environment["lifecycleConfigurations"] == [
