@@ -283,7 +283,7 @@ DEFAULT_INTEGRATION_TIMEOUT_MS = 29000
 DEFAULT_FUNCTION_TIMEOUT_S = 3
 
 
-def _integrated_functions(stack: Stack, integration: Resource) -> list[Resource]:
+def integrated_functions(stack: Stack, integration: Resource) -> list[Resource]:
     """Functions behind an integration: its uri is the function's invoke ARN (which embeds the ARN)."""
     uri = integration.get("uri")
     found = list(stack.refs(integration, "uri", (tokens.FUNCTION,)).found)
@@ -303,7 +303,7 @@ def _timeout_problems(stack: Stack, integration: Resource) -> Iterator[str]:
     if is_unknown(raw):
         return
     waits = number(raw) if raw is not None else DEFAULT_INTEGRATION_TIMEOUT_MS
-    for function in _integrated_functions(stack, integration):
+    for function in integrated_functions(stack, integration):
         timeout = function.get("timeout")
         if is_unknown(timeout) or waits is None:
             continue

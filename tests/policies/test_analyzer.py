@@ -53,6 +53,8 @@ STACK_RULES = {
     "api-throttling",
     "bedrock-agent-role-can-invoke-model",
     "api-integration-timeout-within-function-timeout",
+    "api-stream-regional-or-private",
+    "api-function-deadline-within-integration",
     "bedrock-invoker-targets-alias",
     "bedrock-no-draft-alias",
     "agentcore-execution-role-scoped",
