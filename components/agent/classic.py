@@ -6,14 +6,18 @@ changes its DRAFT; the alias keeps serving the old version, so `pulumi up` "succ
 still talk to the old agent. Updating the alias does not help either: the provider sends back the
 alias's current routing, i.e. the old version.
 
-The fix here: every input that is frozen into a version (instruction, model, session TTL,
-guardrail, KMS key, the action groups and their function schemas and executors) is hashed into a
-`definition_hash`. The alias is named `live-<hash>` and carries the hash as a `replacement_trigger`,
-so any change replaces it: Pulumi creates the new alias after the agent and its action groups are
-updated and prepared (it depends on them), Bedrock snapshots the prepared DRAFT into a new version
-for it, the invoker's environment and IAM policy move to the new alias id/ARN, and only then is the
-old alias deleted (create-before-delete, which the unique name permits). Lambda code changes need no
-new version: versions reference the function by its unqualified ARN.
+The fix here: every input that is frozen into a version (instruction, model, session TTL, guardrail,
+KMS key, prompt overrides, memory, the action groups and their schemas, executors, states and
+descriptions) is hashed into a `definition_hash`: `agent_version_inputs` and
+`action_group_version_inputs` are the inputs the resources get and the hash covers, and
+tests/components/test_definition_hash.py derives the list from pulumi-aws's input types, so a new
+field cannot be left out silently. The alias is named `live-<hash>` and carries the hash as a
+`replacement_trigger`, so any change replaces it: Pulumi creates the new alias after the agent and
+its action groups are updated and prepared (it depends on them), Bedrock snapshots the prepared
+DRAFT into a new version for it, the invoker's environment and IAM policy move to the new alias
+id/ARN, and only then is the old alias deleted (create-before-delete, which the unique name
+permits). Lambda code changes need no new version: versions reference the function by its
+unqualified ARN.
 """
 
 from __future__ import annotations
@@ -93,21 +97,22 @@ class BedrockAgent(pulumi.ComponentResource):
         access = resolve_model_access(args.context, args.settings)
 
         self.role, role_policy = self._create_role(access)
+        # What a version freezes goes to the resources and into the hash from the same dicts.
+        frozen_agent = agent_version_inputs(
+            args.settings, f"{pulumi.get_project()} agent ({pulumi.get_stack()})"
+        )
         self.agent = aws.bedrock.AgentAgent(
             f"{name}-agent",
             agent_name=args.agent_name,
-            description=f"{pulumi.get_project()} agent ({pulumi.get_stack()})",
             agent_resource_role_arn=self.role.arn,
-            foundation_model=args.settings.foundation_model,
-            instruction=args.settings.instruction,
-            idle_session_ttl_in_seconds=args.settings.idle_session_ttl_seconds,
-            guardrail_configurations=self._guardrail(),
-            customer_encryption_key_arn=args.settings.customer_kms_key_arn,
             prepare_agent=True,
+            **frozen_agent,
             opts=pulumi.ResourceOptions(parent=self, depends_on=[role_policy]),
         )
         groups = [self._create_action_group(spec) for spec in action_groups]
-        self.definition_hash = definition_hash(args.settings, action_groups)
+        self.definition_hash = definition_hash(
+            frozen_agent, [action_group_version_inputs(spec, hashable=True) for spec in action_groups]
+        )
         self.alias = aws.bedrock.AgentAgentAlias(
             f"{name}-alias",
             agent_id=self.agent.agent_id,
@@ -169,14 +174,6 @@ class BedrockAgent(pulumi.ComponentResource):
             "Resource": self.alias_arn,
         }
 
-    def _guardrail(self) -> list[aws.bedrock.AgentAgentGuardrailConfigurationArgsDict] | None:
-        settings = self._args.settings
-        if settings.guardrail_id is None or settings.guardrail_version is None:
-            return None
-        return [
-            {"guardrail_identifier": settings.guardrail_id, "guardrail_version": settings.guardrail_version}
-        ]
-
     def _create_role(self, access: ModelAccess) -> tuple[aws.iam.Role, aws.iam.RolePolicy]:
         context = self._args.context
         role = aws.iam.Role(
@@ -195,19 +192,11 @@ class BedrockAgent(pulumi.ComponentResource):
 
     def _create_action_group(self, spec: ActionGroupSpec) -> aws.bedrock.AgentAgentActionGroup:
         role = spec.name.replace("_", "-")
-        executor: aws.bedrock.AgentAgentActionGroupActionGroupExecutorArgsDict = (
-            {"lambda_": spec.function_arn}
-            if spec.function_arn is not None
-            else {"custom_control": "RETURN_CONTROL"}
-        )
         group = aws.bedrock.AgentAgentActionGroup(
             f"{self._name}-{role}",
             agent_id=self.agent.agent_id,
             agent_version="DRAFT",
-            action_group_name=spec.name,
-            description=spec.description,
-            action_group_executor=executor,
-            function_schema=spec.function_schema,
+            **action_group_version_inputs(spec),
             prepare_agent=True,
             # The agent is being updated in the same deployment; don't fail on "in use".
             skip_resource_in_use_check=True,
@@ -227,24 +216,55 @@ class BedrockAgent(pulumi.ComponentResource):
         return group
 
 
-def definition_hash(settings: AgentSettings, action_groups: Sequence[ActionGroupSpec]) -> str:
-    """A short, stable digest of everything an agent version freezes."""
-    frozen = {
-        "model": settings.foundation_model,
+def guardrail_configurations(
+    settings: AgentSettings,
+) -> list[aws.bedrock.AgentAgentGuardrailConfigurationArgsDict] | None:
+    if settings.guardrail_id is None or settings.guardrail_version is None:
+        return None
+    return [{"guardrail_identifier": settings.guardrail_id, "guardrail_version": settings.guardrail_version}]
+
+
+def agent_version_inputs(settings: AgentSettings, description: str) -> dict[str, Any]:
+    """Every `AgentAgent` input an agent version freezes, by its `AgentAgentArgs` name. The agent is
+    created with exactly these and they are hashed; None is "not set" (Bedrock's default). The inputs a
+    version does not freeze are listed, with the reason, in tests/components/test_definition_hash.py."""
+    return {
+        "description": description,
+        "foundation_model": settings.foundation_model,
         "instruction": settings.instruction,
-        "idleSessionTtl": settings.idle_session_ttl_seconds,
-        "guardrail": [settings.guardrail_id, settings.guardrail_version],
-        "kmsKey": settings.customer_kms_key_arn,
-        "actionGroups": [
-            {
-                "name": group.name,
-                "description": group.description,
-                "executor": group.executor_key,
-                "schema": group.function_schema,
-            }
-            for group in action_groups
-        ],
+        "idle_session_ttl_in_seconds": settings.idle_session_ttl_seconds,
+        "guardrail_configurations": guardrail_configurations(settings),
+        "customer_encryption_key_arn": settings.customer_kms_key_arn,
+        "prompt_override_configurations": None,  # Bedrock's default prompts
+        "memory_configurations": None,  # no memory across sessions
+        "agent_collaboration": None,  # not a multi-agent collaborator (DISABLED)
     }
+
+
+def action_group_version_inputs(spec: ActionGroupSpec, *, hashable: bool = False) -> dict[str, Any]:
+    """Every `AgentAgentActionGroup` input a version freezes, by its `AgentAgentActionGroupArgs` name.
+    `hashable` replaces the executor (its Lambda ARN is an Output, known only later) by its stable
+    identity, `executor_key`."""
+    executor: aws.bedrock.AgentAgentActionGroupActionGroupExecutorArgsDict = (
+        {"lambda_": spec.function_arn}
+        if spec.function_arn is not None
+        else {"custom_control": "RETURN_CONTROL"}
+    )
+    return {
+        "action_group_name": spec.name,
+        "description": spec.description,
+        "action_group_executor": {"executor_key": spec.executor_key} if hashable else executor,
+        "action_group_state": None,  # ENABLED
+        "function_schema": spec.function_schema,
+        "api_schema": None,
+        "parent_action_group_signature": None,
+    }
+
+
+def definition_hash(agent_inputs: Mapping[str, Any], action_groups: Sequence[Mapping[str, Any]]) -> str:
+    """A short, stable digest of everything an agent version freezes (an Output in it is a TypeError:
+    a value known only after deployment cannot decide the alias name)."""
+    frozen = {"agent": agent_inputs, "actionGroups": list(action_groups)}
     return hashlib.sha256(json.dumps(frozen, sort_keys=True).encode()).hexdigest()[:12]
 
 
