@@ -1,15 +1,25 @@
-"""`python -m offline preview [--stack dev] [--json FILE]` — see offline/preview.py."""
+"""`python -m offline preview [--stack dev] [--json FILE] [--base REV] [--destroy]` — see offline/preview.py;
+`python -m offline check-plan PREVIEW.json` — the plan's hazard checks on `pulumi preview --json` output."""
 
 from __future__ import annotations
 
 import sys
 
-from offline.preview import main
-
-USAGE = "usage: python -m offline preview [--stack STACK] [--stack-config-dir DIR] [--json FILE]"
+USAGE = (
+    "usage: python -m offline preview [--stack STACK] [--stack-config-dir DIR] [--json FILE] "
+    "[--base REV] [--destroy]\n"
+    "       python -m offline check-plan PREVIEW.json"
+)
 
 if __name__ == "__main__":
-    if len(sys.argv) < 2 or sys.argv[1] != "preview":
-        print(USAGE, file=sys.stderr)
-        sys.exit(2)
-    sys.exit(main(sys.argv[2:]))
+    command = sys.argv[1] if len(sys.argv) > 1 else ""
+    if command == "preview":
+        from offline.preview import main
+
+        sys.exit(main(sys.argv[2:]))
+    if command == "check-plan":
+        from offline.engine_plan import main as check_plan
+
+        sys.exit(check_plan(sys.argv[2:]))
+    print(USAGE, file=sys.stderr)
+    sys.exit(2)

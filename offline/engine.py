@@ -449,6 +449,11 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
                     provider=self._provider if request.custom and request.type.startswith("aws:") else None,
                     outputs={"id": response.id, **_plain(self.resources[response.urn].state)},
                     replacement_trigger=_trigger(request),
+                    delete_before_replace=bool(request.deleteBeforeReplace),
+                    replace_on_changes=tuple(request.replaceOnChanges),
+                    ignore_changes=tuple(request.ignoreChanges),
+                    retain_on_delete=bool(request.retainOnDelete),
+                    deleted_with=str(request.deletedWith),
                 )
             )
         return response

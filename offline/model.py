@@ -35,6 +35,12 @@ class ResourceSnapshot:
     provider: ProviderSnapshot | None = None
     outputs: dict[str, Any] = field(default_factory=dict)
     replacement_trigger: Any = None  # the `replacement_trigger` resource option, if any
+    # Resource options the engine's step plan reads (offline/plan.py).
+    delete_before_replace: bool = False
+    replace_on_changes: tuple[str, ...] = ()
+    ignore_changes: tuple[str, ...] = ()
+    retain_on_delete: bool = False
+    deleted_with: str = ""
 
 
 @dataclass(frozen=True)

@@ -18,10 +18,13 @@ from typing import Any, TextIO
 
 from components.config import declared_config_keys
 from offline.analyzer import DEFAULT_PACK_DIR, PolicyAnalyzer, PolicyConfigError, PolicyPackError
+from offline.baseline import RevisionError
 from offline.cost import preview_json, preview_lines
 from offline.engine import REPO_ROOT, STACK_TYPE, ProgramError, ProgramRun, run_program
 from offline.model import PolicyReport, ResourceSnapshot
+from offline.replacements import UnknownResourceTypeError
 from offline.report import render_violations
+from offline.step_plan import add_plan_arguments, plan_for, plan_json, render_plan
 
 EXIT_OK, EXIT_POLICY, EXIT_PROGRAM = 0, 1, 2
 
@@ -204,6 +207,7 @@ def main(argv: Sequence[str] | None = None, out: TextIO = sys.stdout, err: TextI
     parser.add_argument(
         "--json", type=Path, default=None, help="also write the resource graph and report here"
     )
+    add_plan_arguments(parser)
     args = parser.parse_args(argv)
 
     try:
@@ -221,9 +225,19 @@ def main(argv: Sequence[str] | None = None, out: TextIO = sys.stdout, err: TextI
     except PolicyPackError as error:
         print(f"error: the policy pack could not judge the stack: {error}", file=err)
         return EXIT_PROGRAM
+    try:
+        step_plan = plan_for(args, result.run)
+    except (RevisionError, ProgramError, UnknownResourceTypeError) as error:
+        print(f"error: no step plan against {args.base}: {getattr(error, 'cause', error)}", file=err)
+        return EXIT_PROGRAM
     print(render(result), file=out)
+    if step_plan is not None:
+        print("\n" + "\n".join(render_plan(step_plan)), file=out)
     if args.json is not None:
-        args.json.write_text(json.dumps(to_json(result), indent=2, default=str) + "\n", encoding="utf-8")
+        document = to_json(result)
+        if step_plan is not None:
+            document["plan"] = plan_json(step_plan)
+        args.json.write_text(json.dumps(document, indent=2, default=str) + "\n", encoding="utf-8")
         print(f"\nWrote {args.json}", file=out)
     if not result.report.passed:
         print(
@@ -231,4 +245,7 @@ def main(argv: Sequence[str] | None = None, out: TextIO = sys.stdout, err: TextI
             "nothing would be deployed.",
             file=err,
         )
+    if step_plan is not None and step_plan.hazards:
+        print(f"\nerror: {len(step_plan.hazards)} mandatory hazard(s) in the step plan.", file=err)
+        return EXIT_POLICY
     return result.exit_code

@@ -1,0 +1,127 @@
+"""Step-plan scenarios: each plan matches its expected steps and is hazard-free (see scenarios.py)."""
+
+from __future__ import annotations
+
+import pytest
+
+from offline import hazards
+from offline.plan import CREATE, DELETE, REPLACE, UPDATE, render
+from tests.offline.scenarios import (
+    ProgramState,
+    Scenario,
+    append_to_file,
+    edit_file,
+    expected_steps,
+    steps_by_name,
+)
+
+DEV = ProgramState()
+INSTRUCTION = "You are a careful assistant. Answer briefly and say when you do not know."
+NEW_TOOL = """
+
+@app.tool(description="Returns the text it is given, unchanged. Use it to check that tools reach the agent.")
+def echo(text: Annotated[str, "The text to return, at most 200 characters."]) -> str:
+    return text[:200]
+"""
+WITHOUT_CLIENT_TOOLS = edit_file(
+    "__main__.py", r"\n\s*ToolGroup\(\s*name=CLIENT_ACTION_GROUP,.*?\),(?=\s*\])", ""
+)
+
+
+def fixed_by(*fixes: tuple[str, str]) -> pytest.MarkDecorator:
+    """Today's design has each (Part A item of issue #9, hazard); remove the mark once the items land."""
+    reason = "; ".join(f"{hazard} on today's design, fixed by #9 A{item}" for item, hazard in fixes)
+    return pytest.mark.xfail(strict=True, reason=reason)
+
+
+SCENARIOS = [
+    pytest.param(
+        Scenario("first deploy", None, DEV, others=CREATE),
+        marks=fixed_by(("1", "concurrent-prepare"), ("2", "grant-not-in-force")),
+    ),
+    pytest.param(
+        Scenario(
+            "instruction change",
+            DEV,
+            ProgramState(overrides={"agentInstruction": INSTRUCTION}),
+            {"agent-agent": UPDATE, "agent-alias": REPLACE, "invoker-function": UPDATE},
+        ),
+        marks=fixed_by(("3", "grant-narrowed-before-move")),
+    ),
+    pytest.param(
+        Scenario(
+            "tool added",
+            DEV,
+            ProgramState(edit=append_to_file("functions/action_group/tools.py", NEW_TOOL)),
+            {
+                "action-group-function": UPDATE,
+                "agent-tools": UPDATE,
+                "agent-alias": REPLACE,
+                "invoker-function": UPDATE,
+            },
+        ),
+        marks=fixed_by(("3", "grant-narrowed-before-move")),
+    ),
+    pytest.param(
+        Scenario(
+            "action group removed",
+            DEV,
+            ProgramState(edit=WITHOUT_CLIENT_TOOLS),
+            {"agent-client-tools": DELETE, "agent-alias": REPLACE, "invoker-function": UPDATE},
+        ),
+        marks=fixed_by(("3", "grant-narrowed-before-move"), ("4", "snapshot-before-delete")),
+    ),
+    pytest.param(
+        Scenario(
+            "model change",
+            DEV,
+            ProgramState(overrides={"agentFoundationModel": "us.anthropic.claude-sonnet-4-5-20250929-v1:0"}),
+            {
+                "agent-model-access": UPDATE,
+                "agent-agent": UPDATE,
+                "agent-alias": REPLACE,
+                "invoker-function": UPDATE,
+            },
+        ),
+        marks=fixed_by(("2", "grant-not-in-force"), ("3", "grant-narrowed-before-move")),
+    ),
+    Scenario(
+        "auth change",
+        DEV,
+        ProgramState(overrides={"apiAuth": "api-key"}),
+        {
+            "api-key": CREATE,
+            "api-usage-plan": CREATE,
+            "api-usage-plan-key": CREATE,
+            "api-chat-post": UPDATE,
+            "api-session-delete": UPDATE,
+            "api-deployment": REPLACE,
+            "api-stage": UPDATE,
+        },
+    ),
+    Scenario(
+        "AZ added",
+        DEV,
+        ProgramState(overrides={"azCount": 2}),
+        {
+            "network-private-us-east-1b": CREATE,
+            "network-private-us-east-1b-rt": CREATE,
+            "network-private-us-east-1b-rta": CREATE,
+            "endpoints-bedrock-agent-runtime": UPDATE,
+            "endpoints-logs": UPDATE,
+            "action-group-function": UPDATE,
+            "invoker-function": UPDATE,
+        },
+    ),
+    pytest.param(
+        Scenario("destroy", DEV, None, others=DELETE), marks=fixed_by(("8", "eni-grant-deleted-first"))
+    ),
+]
+
+
+@pytest.mark.parametrize("scenario", SCENARIOS, ids=str)
+def test_scenario(scenario: Scenario) -> None:
+    step_plan = scenario.plan()
+    print("\n".join(render(step_plan)))  # shown when the scenario fails
+    assert steps_by_name(step_plan) == expected_steps(scenario, step_plan)
+    assert [f"{h.rule}: {h.message}" for h in hazards.check(step_plan)] == []
