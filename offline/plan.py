@@ -346,14 +346,16 @@ def schedule(
             if dep in dependents:
                 dependents[dep].add(resource.urn)
     level: dict[str, int] = {}
+    visiting: set[str] = set()
 
     def depth(urn: str) -> int:
         if urn not in level:
-            level[urn] = 0  # cycle guard
-            custom_dependents = list(dependents[urn])
-            level[urn] = max((depth(d) for d in custom_dependents), default=0) + (
-                1 if deleting[urn].custom else 0
-            )
+            if urn in visiting:
+                raise ValueError(f"dependency cycle through {urn}")
+            visiting.add(urn)
+            below = max((depth(dependent) for dependent in dependents[urn]), default=0)
+            level[urn] = below + (1 if deleting[urn].custom else 0)
+            visiting.discard(urn)
         return level[urn]
 
     for urn, step in deleting.items():

@@ -176,16 +176,43 @@ def test_destroy_deletes_the_functions_eni_grants_before_their_network() -> None
     assert ("action-group-permissions", "action-group-function") in hazards_found
 
 
-def test_a_network_that_depends_on_the_grants_is_deleted_before_them() -> None:
-    dev = graph("dev")
-    grants = tuple(
-        urn(dev, n)
-        for n in ("invoker-permissions", "action-group-permissions", "invoker-role", "action-group-role")
-    )
-    fixed = [
-        dataclasses.replace(r, dependencies=(*r.dependencies, *grants))
-        if r.type in ("aws:ec2/subnet:Subnet", "aws:ec2/securityGroup:SecurityGroup")
-        else r
-        for r in dev
+def _eni_grant_kept_for_the_network(resources: list[ResourceSnapshot]) -> list[ResourceSnapshot]:
+    """The fix's shape: each function's ENI actions in a policy of their own (on the role only), which
+    the subnets and security groups depend on, so destroy deletes them after the network."""
+    out, grants = [], []
+    for r in resources:
+        policy = r.inputs.get("policy")
+        if (
+            r.type == "aws:iam/rolePolicy:RolePolicy"
+            and isinstance(policy, str)
+            and "DeleteNetworkInterface" in policy
+        ):
+            document = json.loads(policy)
+            eni = [s for s in document["Statement"] if "ec2:DeleteNetworkInterface" in s["Action"]]
+            document["Statement"] = [s for s in document["Statement"] if s not in eni]
+            r = dataclasses.replace(r, inputs={**r.inputs, "policy": json.dumps(document)})
+            grant = dataclasses.replace(
+                r,
+                urn=r.urn + "-eni",
+                name=r.name + "-eni",
+                inputs={**r.inputs, "policy": json.dumps({"Version": "2012-10-17", "Statement": eni})},
+                dependencies=r.property_dependencies["role"],
+                property_dependencies={"role": r.property_dependencies["role"]},
+            )
+            grants.append(grant)
+            out.append(grant)
+        out.append(r)
+    network_types = ("aws:ec2/subnet:Subnet", "aws:ec2/securityGroup:SecurityGroup")
+    extra = tuple(g.urn for g in grants)
+    return [
+        dataclasses.replace(r, dependencies=(*r.dependencies, *extra)) if r.type in network_types else r
+        for r in out
     ]
-    assert found(plan_destroy(fixed), "eni-grant-deleted-first") == []
+
+
+def test_a_grant_the_network_depends_on_outlives_it_on_destroy() -> None:
+    fixed = _eni_grant_kept_for_the_network(graph("dev"))
+    step_plan = plan_destroy(fixed)
+    subnet = next(s for s in step_plan.steps if s.type == "aws:ec2/subnet:Subnet")
+    assert step_plan.step(urn(fixed, "invoker-permissions-eni")).delete_wave > subnet.delete_wave
+    assert found(step_plan, "eni-grant-deleted-first") == []

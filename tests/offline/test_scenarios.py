@@ -108,7 +108,6 @@ SCENARIOS = [
             "network-private-us-east-1b-rt": CREATE,
             "network-private-us-east-1b-rta": CREATE,
             "endpoints-bedrock-agent-runtime": UPDATE,
-            "endpoints-logs": UPDATE,
             "action-group-function": UPDATE,
             "invoker-function": UPDATE,
         },
