@@ -93,6 +93,7 @@ class AgentCoreAgent(pulumi.ComponentResource):
         context = args.context
         lambda_groups = [group for group in args.tool_groups if group.function_arn is not None]
         client_groups = [group for group in args.tool_groups if group.function_arn is None]
+        self._inline_tool_groups = {d["name"]: group.name for group in client_groups for d in group.functions}
 
         self.gateway_role, gateway_role_policy = self._create_gateway_role(lambda_groups)
         self.gateway = aws.bedrock.AgentcoreGateway(
@@ -193,6 +194,8 @@ class AgentCoreAgent(pulumi.ComponentResource):
             "AGENT_BACKEND": "agentcore",
             "HARNESS_ARN": self.harness_arn,
             "HARNESS_RUNTIME_ARN": self.runtime_arn,
+            # Which tool group each inline function belongs to, for the API's returnControl.
+            "INLINE_TOOL_GROUPS": json.dumps(self._inline_tool_groups, sort_keys=True),
         }
 
     @property

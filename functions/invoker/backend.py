@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any, Final, Protocol
 
+from functions.invoker.agentcore import AgentCoreBackend
 from functions.invoker.budget import Deadline, Retrying
 from functions.invoker.classic import ClassicBackend
 from functions.invoker.config import Settings
@@ -49,7 +50,7 @@ class BackendClass(Protocol):
 
 
 # AGENT_BACKEND -> implementation; config.AGENT_BACKENDS lists the same names (a test checks).
-BACKENDS: Final[Mapping[str, BackendClass]] = {"classic": ClassicBackend}
+BACKENDS: Final[Mapping[str, BackendClass]] = {"classic": ClassicBackend, "agentcore": AgentCoreBackend}
 
 
 def _backend_class(settings: Settings) -> BackendClass:

@@ -2,11 +2,14 @@
 
 | variable | required | meaning |
 |---|---|---|
-| ``AGENT_ID`` | yes | the Bedrock agent id (``^[0-9a-zA-Z]{1,10}$``) |
-| ``AGENT_ALIAS_ID`` | yes | the agent alias id (``^[0-9a-zA-Z]{1,10}$``) |
+| ``AGENT_ID`` | classic | the Bedrock agent id (``^[0-9a-zA-Z]{1,10}$``) |
+| ``AGENT_ALIAS_ID`` | classic | the agent alias id (``^[0-9a-zA-Z]{1,10}$``) |
+| ``HARNESS_ARN`` | agentcore | the AgentCore harness ARN (botocore's ``HarnessArn`` pattern) |
+| ``HARNESS_RUNTIME_ARN`` | agentcore | the runtime AgentCore provisioned for the harness |
+| ``INLINE_TOOL_GROUPS`` | no | agentcore: JSON ``{"<inline function>": "<group>"}`` (``returnControl``) |
 | ``ALLOWED_ORIGINS`` | no | JSON array of exact origins (``https://app.example.com``), default ``[]`` |
 | ``API_DEADLINE_MS`` | no | API Gateway integration timeout in ms, default 29000 (2000..900000) |
-| ``AGENT_BACKEND`` | no | the agent service: ``classic`` (Bedrock Agents, the default) |
+| ``AGENT_BACKEND`` | no | the agent service: ``classic`` (Bedrock Agents, the default) or ``agentcore`` |
 | ``API_STREAMING`` | no | ``true``: the API streams, the agent is asked to stream its answer (``false``) |
 | ``POWERTOOLS_SERVICE_NAME`` | no | the ``service`` key of every log line (read by Powertools) |
 
@@ -20,7 +23,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Final
 
 from functions.invoker.errors import ConfigError
@@ -29,9 +32,16 @@ DEFAULT_API_DEADLINE_MS: Final = 29_000
 MIN_API_DEADLINE_MS: Final = 2_000
 MAX_API_DEADLINE_MS: Final = 900_000
 DEFAULT_AGENT_BACKEND: Final = "classic"
-AGENT_BACKENDS: Final = ("classic",)  # the names functions.invoker.backend.BACKENDS implements
+AGENT_BACKENDS: Final = ("classic", "agentcore")  # the names functions.invoker.backend.BACKENDS implements
 
 _RESOURCE_ID = re.compile(r"[0-9a-zA-Z]{1,10}")
+# botocore bedrock-agentcore: HarnessArn; a runtime ARN of the same account and partition.
+_HARNESS_ARN = re.compile(
+    r"arn:([^:]+)?:bedrock-agentcore:[a-z0-9-]+:[0-9]{12}:harness/[a-zA-Z][a-zA-Z0-9_]{0,39}-[a-zA-Z0-9]{10}"
+)
+_RUNTIME_ARN = re.compile(
+    r"arn:([^:]+)?:bedrock-agentcore:[a-z0-9-]+:[0-9]{12}:runtime/[a-zA-Z][a-zA-Z0-9_]{0,99}-[a-zA-Z0-9]{10}"
+)
 # scheme://host[:port], no path, no trailing slash; "*" and "null" are rejected on purpose.
 _ORIGIN = re.compile(
     r"https?://(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?)(?::[0-9]{1,5})?"
@@ -46,18 +56,53 @@ class Settings:
     api_deadline_ms: int
     backend: str = DEFAULT_AGENT_BACKEND
     streaming: bool = False
+    harness_arn: str = ""
+    harness_runtime_arn: str = ""
+    inline_tool_groups: Mapping[str, str] = field(default_factory=dict)
 
 
 def load_settings(environ: Mapping[str, str]) -> Settings:
-    """Validate the environment; raise ``ConfigError`` naming the offending variable."""
+    """Validate the environment; raise ``ConfigError`` naming the offending variable.
+
+    Each backend requires the identifiers of its own agent (Classic: agent and alias ids; AgentCore:
+    the harness and its runtime) and ignores the other's.
+    """
+    backend = _backend(environ.get("AGENT_BACKEND"))
+    classic = backend == "classic"
     return Settings(
-        agent_id=_resource_id(environ, "AGENT_ID"),
-        agent_alias_id=_resource_id(environ, "AGENT_ALIAS_ID"),
+        agent_id=_resource_id(environ, "AGENT_ID") if classic else "",
+        agent_alias_id=_resource_id(environ, "AGENT_ALIAS_ID") if classic else "",
         allowed_origins=_allowed_origins(environ.get("ALLOWED_ORIGINS")),
         api_deadline_ms=_deadline_ms(environ.get("API_DEADLINE_MS")),
-        backend=_backend(environ.get("AGENT_BACKEND")),
+        backend=backend,
         streaming=_flag(environ, "API_STREAMING"),
+        harness_arn="" if classic else _arn(environ, "HARNESS_ARN", _HARNESS_ARN),
+        harness_runtime_arn="" if classic else _arn(environ, "HARNESS_RUNTIME_ARN", _RUNTIME_ARN),
+        inline_tool_groups={} if classic else _tool_groups(environ.get("INLINE_TOOL_GROUPS")),
     )
+
+
+def _arn(environ: Mapping[str, str], name: str, pattern: re.Pattern[str]) -> str:
+    value = environ.get(name, "").strip()
+    if not value:
+        raise ConfigError(f"{name} is not set")
+    if not pattern.fullmatch(value):
+        raise ConfigError(f"{name} is not an AgentCore ARN of the expected kind")
+    return value
+
+
+def _tool_groups(raw: str | None) -> dict[str, str]:
+    if raw is None or not raw.strip():
+        return {}
+    try:
+        parsed = json.loads(raw)
+    except ValueError as exc:
+        raise ConfigError("INLINE_TOOL_GROUPS must be a JSON object of strings") from exc
+    if not isinstance(parsed, dict) or not all(
+        isinstance(k, str) and isinstance(v, str) for k, v in parsed.items()
+    ):
+        raise ConfigError("INLINE_TOOL_GROUPS must be a JSON object of strings")
+    return parsed
 
 
 def _flag(environ: Mapping[str, str], name: str) -> bool:

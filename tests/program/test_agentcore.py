@@ -186,6 +186,7 @@ def test_invoker_calls_this_harness_through_the_endpoint(stack: ProgramRun) -> N
         runtime,
     )
     assert "AGENT_ID" not in env
+    assert json.loads(env["INLINE_TOOL_GROUPS"]) == {name: "client_tools" for name in CLIENT_TOOLS}
     expected = [
         {
             "Sid": "InvokeThisStacksHarness",

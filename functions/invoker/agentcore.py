@@ -1,0 +1,482 @@
+"""The AgentCore backend (``bedrock-agentcore`` InvokeHarness / StopRuntimeSession) as ``events``.
+
+Everything follows botocore's service model of ``bedrock-agentcore`` (2024-02-28):
+
+- request: ``harnessArn``, ``runtimeSessionId`` (33-100 characters of ``[a-zA-Z0-9][a-zA-Z0-9-_]*``:
+  ``runtime_session_id`` derives it from the API's ``sessionId``, the same id for the same session),
+  ``messages``: the user's text, or the client's results of a returned-control turn as ``toolResult``
+  blocks (inline-function tools: the harness pauses and hands the call to the caller; the next
+  invocation carries the results, "Connect to tools", AgentCore developer guide, harness-tools.html).
+- stream (``InvokeHarnessStreamOutput``): ``contentBlockDelta.text`` is the answer; ``toolUse`` blocks
+  that the harness did not answer itself (no ``toolResult`` for them) when the last ``messageStop``
+  says ``tool_use`` are the client's tools, returned as ``returnControl``; ``metadata.usage`` counts
+  tokens; ``messageStop.stopReason`` other than ``end_turn``/``stop_sequence`` is mapped to an error
+  (``STOP_REASONS``); the stream's own exception members (``internalServerException``,
+  ``validationException``, ``runtimeClientError``) arrive as botocore ``EventStreamError`` and are
+  mapped like the call's errors (``UPSTREAM_ERRORS``), with throttling retried before any output.
+- ``DELETE`` calls ``StopRuntimeSession`` on the harness's runtime (an idempotent operation; a session
+  the runtime no longer knows is already ended: 204).
+
+The ``returnControl`` contract of docs/api.md is kept: ``invocationId`` carries the harness's
+``toolUseId``s (the client echoes it), ``invocationInputs`` are function inputs of the client's tool
+group, answered in order by the client's results.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Final, Protocol
+
+from botocore.exceptions import ClientError
+
+from functions.invoker import reader
+from functions.invoker.budget import Deadline, Retrying, deadline_exceeded, with_retries
+from functions.invoker.classic import (
+    CONNECT_TIMEOUT_S,
+    UpstreamError,
+    attempt_read_timeout,
+    bad_response,
+    incomplete_response,
+    throttled_error,
+    upstream_type,
+)
+from functions.invoker.classic import classify as classic_classify
+from functions.invoker.config import Settings
+from functions.invoker.errors import ApiError
+from functions.invoker.events import Event, ReturnControl, StreamStats, TextChunk, Usage
+from functions.invoker.validation import ApiResult, ChatRequest, FunctionResult, ReturnControlResults
+
+SESSION_PREFIX: Final = "api-"  # + 64 hex digits: 68 characters, inside 33..100
+INVOCATION_PREFIX: Final = "tooluse:"
+MAX_INVOCATION_ID: Final = 256  # docs/api.md: returnControlResults.invocationId is 1..256 characters
+COMPLETE_STOPS: Final = frozenset({"end_turn", "stop_sequence"})
+
+
+class HarnessClient(Protocol):
+    """The slice of the ``bedrock-agentcore`` client this function uses."""
+
+    def invoke_harness(self, **kwargs: Any) -> Mapping[str, Any]: ...
+
+    def stop_runtime_session(self, **kwargs: Any) -> Mapping[str, Any]: ...
+
+
+def create_client(
+    read_timeout_s: float, session: Any = None, endpoint_url: str | None = None
+) -> HarnessClient:
+    """A ``bedrock-agentcore`` client whose only retry loop is ours, its responses checked (``reader``)."""
+    import boto3  # lazy: keeps boto3's imports out of the handler module
+    from botocore.config import Config
+
+    config = Config(
+        connect_timeout=CONNECT_TIMEOUT_S,
+        read_timeout=read_timeout_s,
+        retries={"total_max_attempts": 1, "mode": "standard"},
+        tcp_keepalive=True,
+    )
+    factory = session if session is not None else boto3.session.Session()
+    client: Any = factory.client("bedrock-agentcore", config=config, endpoint_url=endpoint_url)
+    reader.install(client, "InvokeHarness")
+    reader.install(client, "StopRuntimeSession")
+    typed: HarnessClient = client
+    return typed
+
+
+# --- request parameters -------------------------------------------------------------------------
+
+
+def runtime_session_id(session_id: str) -> str:
+    """AgentCore's session id for the API's ``sessionId``: deterministic, and always valid there."""
+    return SESSION_PREFIX + hashlib.sha256(session_id.encode("utf-8")).hexdigest()
+
+
+def chat_params(settings: Settings, session_id: str, request: ChatRequest) -> dict[str, Any]:
+    if request.return_control_results is not None:
+        content = tool_results(request.return_control_results)
+    else:
+        content = [{"text": request.input_text}]
+    return {
+        "harnessArn": settings.harness_arn,
+        "runtimeSessionId": runtime_session_id(session_id),
+        "messages": [{"role": "user", "content": content}],
+    }
+
+
+def stop_params(settings: Settings, session_id: str) -> dict[str, Any]:
+    return {
+        "agentRuntimeArn": settings.harness_runtime_arn,
+        "runtimeSessionId": runtime_session_id(session_id),
+    }
+
+
+def encode_invocation_id(tool_use_ids: Iterable[str]) -> str:
+    return INVOCATION_PREFIX + ",".join(tool_use_ids)
+
+
+def decode_invocation_id(invocation_id: str) -> list[str]:
+    if not invocation_id.startswith(INVOCATION_PREFIX):
+        return []
+    return [part for part in invocation_id[len(INVOCATION_PREFIX) :].split(",") if part]
+
+
+def tool_results(results: ReturnControlResults) -> list[dict[str, Any]]:
+    """The client's results as ``toolResult`` blocks, in order of the returned tool uses."""
+    ids = decode_invocation_id(results.invocation_id)
+    if len(ids) != len(results.results):
+        raise ApiError(
+            400,
+            "VALIDATION_ERROR",
+            "returnControlResults must answer each invocation input of the returnControl whose "
+            "invocationId it echoes, in order",
+        )
+    return [_tool_result(tool_use_id, item) for tool_use_id, item in zip(ids, results.results, strict=True)]
+
+
+def _tool_result(tool_use_id: str, item: FunctionResult | ApiResult) -> dict[str, Any]:
+    failed = item.response_state is not None or item.confirmation_state == "DENY"
+    text = item.body or ("The user declined this action." if item.confirmation_state == "DENY" else "")
+    return {
+        "toolResult": {
+            "toolUseId": tool_use_id,
+            "content": [{"text": text or "(no result)"}],
+            "status": "error" if failed else "success",
+        }
+    }
+
+
+# --- the response stream ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class StopError:
+    status: int
+    code: str
+    message: str
+
+
+# HarnessStopReason values other than a complete answer or a tool hand-over.
+STOP_REASONS: Final[Mapping[str, StopError]] = {
+    "max_tokens": StopError(502, "AGENT_LIMIT_REACHED", "the agent reached its output token limit"),
+    "max_output_tokens_exceeded": StopError(
+        502, "AGENT_LIMIT_REACHED", "the agent reached its output token limit for the turn"
+    ),
+    "max_iterations_exceeded": StopError(
+        502, "AGENT_LIMIT_REACHED", "the agent reached its limit of model and tool steps for the turn"
+    ),
+    "model_context_window_exceeded": StopError(
+        502, "AGENT_LIMIT_REACHED", "the conversation no longer fits the model's context: start a new session"
+    ),
+    "timeout_exceeded": StopError(504, "AGENT_TIMEOUT", "the agent ran out of time for the turn"),
+    "content_filtered": StopError(502, "AGENT_CONTENT_FILTERED", "the model's answer was filtered"),
+    "malformed_model_output": StopError(502, "AGENT_MODEL_ERROR", "the model produced an unusable answer"),
+    "malformed_tool_use": StopError(502, "AGENT_MODEL_ERROR", "the model called a tool incorrectly"),
+    "interrupted": StopError(502, "AGENT_INTERRUPTED", "the agent's turn was interrupted"),
+    "partial_turn": StopError(502, "AGENT_INTERRUPTED", "the agent's turn ended part-way"),
+    "hook_stopped": StopError(502, "AGENT_STOPPED", "a hook of the agent stopped the turn"),
+    "tool_result": StopError(
+        502, "AGENT_INCOMPLETE_RESPONSE", "the agent's response ended without an answer"
+    ),
+}
+
+
+@dataclass
+class _ToolUse:
+    tool_use_id: str
+    name: str
+    parts: list[str] = field(default_factory=list)
+
+
+class _Translator:
+    """InvokeHarness stream members -> events, counting into ``StreamStats`` on the way."""
+
+    def __init__(self, stats: StreamStats, tool_groups: Mapping[str, str]) -> None:
+        self._stats = stats
+        self._groups = tool_groups
+        self._text = False
+        self._acted = False
+        self._blocks: dict[int, _ToolUse] = {}
+        self._uses: dict[str, _ToolUse] = {}  # toolUseId -> use, in arrival order
+        self._answered_ids: set[str] = set()
+        self.stop_reason: str | None = None
+
+    @property
+    def acted(self) -> bool:
+        """Whether the turn may have had effects: text, a tool call, or a tool's result."""
+        return self._text or self._acted or bool(self._uses)
+
+    def events(self, member: Mapping[str, Any]) -> Iterator[Event]:
+        if "contentBlockDelta" in member:
+            yield from self._delta(_mapping(member["contentBlockDelta"]))
+        elif "contentBlockStart" in member:
+            self._start(_mapping(member["contentBlockStart"]))
+        elif "messageStop" in member:
+            reason = _mapping(member["messageStop"]).get("stopReason")
+            self.stop_reason = reason if isinstance(reason, str) else ""
+        elif "metadata" in member:
+            usage = _mapping(_mapping(member["metadata"]).get("usage"))
+            tokens = Usage(_count(usage.get("inputTokens")), _count(usage.get("outputTokens")))
+            self._stats.input_tokens += tokens.input_tokens
+            self._stats.output_tokens += tokens.output_tokens
+            yield tokens
+        elif "hookEvent" in member:
+            self._stats.trace_events += 1
+        # messageStart and contentBlockStop carry nothing the API returns.
+
+    def _start(self, event: Mapping[str, Any]) -> None:
+        start = _mapping(event.get("start"))
+        index = event.get("contentBlockIndex")
+        if "toolUse" in start:
+            use = _mapping(start["toolUse"])
+            tool_use_id, name = use.get("toolUseId"), use.get("name")
+            if isinstance(tool_use_id, str) and isinstance(name, str) and isinstance(index, int):
+                block = self._uses.get(tool_use_id) or _ToolUse(tool_use_id, name)
+                self._uses[tool_use_id] = block
+                self._blocks[index] = block
+        elif "toolResult" in start:
+            self._acted = True  # the harness ran a tool (the gateway's) itself
+            tool_use_id = _mapping(start["toolResult"]).get("toolUseId")
+            if isinstance(tool_use_id, str):
+                self._answered_ids.add(tool_use_id)
+
+    def _delta(self, event: Mapping[str, Any]) -> Iterator[Event]:
+        delta = _mapping(event.get("delta"))
+        text = delta.get("text")
+        if isinstance(text, str) and text:
+            self._text = True
+            self._stats.chunks += 1
+            self._stats.completion_bytes += len(text.encode("utf-8"))
+            yield TextChunk(text)
+        elif "toolUse" in delta:
+            block = self._blocks.get(event.get("contentBlockIndex"))  # type: ignore[arg-type]
+            piece = _mapping(delta["toolUse"]).get("input")
+            if block is not None and isinstance(piece, str):
+                block.parts.append(piece)
+        elif "toolResult" in delta:
+            self._acted = True
+        # reasoningContent and toolResultMetadata are never returned to API clients.
+
+    def finish(self) -> Iterator[Event]:
+        """After a clean end: the client's tools as ``returnControl``, or the stop reason's error."""
+        reason = self.stop_reason
+        if reason is None:
+            raise incomplete_response()
+        pending = [use for use in self._uses.values() if use.tool_use_id not in self._answered_ids]
+        if reason == "tool_use" and pending:
+            yield self._return_control(pending)
+            return
+        if reason in COMPLETE_STOPS:
+            if not self._text:
+                raise incomplete_response()
+            return
+        spec = STOP_REASONS.get(
+            reason, StopError(502, "AGENT_INCOMPLETE_RESPONSE", "the agent stopped early")
+        )
+        raise ApiError(spec.status, spec.code, spec.message, upstream=f"stopReason:{reason or 'none'}")
+
+    def _return_control(self, uses: list[_ToolUse]) -> ReturnControl:
+        invocation_id = encode_invocation_id(use.tool_use_id for use in uses)
+        if len(invocation_id) > MAX_INVOCATION_ID:
+            raise bad_response("ToolUseIdsTooLong")
+        inputs = [
+            {
+                "actionGroup": self._groups.get(use.name, ""),
+                "function": use.name,
+                "parameters": _parameters("".join(use.parts)),
+            }
+            for use in uses
+        ]
+        payload = {"invocationId": invocation_id, "invocationInputs": inputs}
+        self._stats.return_control = True
+        self._stats.invocation_inputs = len(inputs)
+        return ReturnControl(payload)
+
+
+def _parameters(raw_input: str) -> list[dict[str, Any]]:
+    """A tool's JSON input as Bedrock-style parameters: ``{"name", "type", "value"}`` with text values."""
+    try:
+        arguments = json.loads(raw_input) if raw_input.strip() else {}
+    except ValueError as exc:
+        raise bad_response("ToolInputNotJson") from exc
+    if not isinstance(arguments, Mapping):
+        raise bad_response("ToolInputNotAnObject")
+    return [
+        {
+            "name": str(name),
+            "type": _type(value),
+            "value": value if isinstance(value, str) else json.dumps(value),
+        }
+        for name, value in arguments.items()
+    ]
+
+
+def _type(value: object) -> str:
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int):
+        return "integer"
+    if isinstance(value, float):
+        return "number"
+    if isinstance(value, list):
+        return "array"
+    return "string"
+
+
+def _mapping(value: object) -> Mapping[str, Any]:
+    return value if isinstance(value, Mapping) else {}
+
+
+def _count(value: object) -> int:
+    return value if type(value) is int and value >= 0 else 0
+
+
+# --- errors -------------------------------------------------------------------------------------
+
+
+# bedrock-agentcore error shapes of InvokeHarness and StopRuntimeSession (call-raised, or a stream
+# exception member capitalised) -> our response; throttling types are retried, then 429.
+UPSTREAM_ERRORS: Final[Mapping[str, UpstreamError]] = {
+    "ValidationException": UpstreamError(400, "AGENT_VALIDATION_ERROR", "the agent rejected the request"),
+    "ConflictException": UpstreamError(
+        409, "AGENT_CONFLICT", "the session is busy with another request; retry when it has finished"
+    ),
+    "RetryableConflictException": UpstreamError(
+        409, "AGENT_CONFLICT", "the session is busy with another request; retry when it has finished"
+    ),
+    "AccessDeniedException": UpstreamError(
+        502, "AGENT_ACCESS_DENIED", "the API is not allowed to invoke the agent"
+    ),
+    "UnauthorizedException": UpstreamError(
+        502, "AGENT_ACCESS_DENIED", "the API is not allowed to invoke the agent"
+    ),
+    "ResourceNotFoundException": UpstreamError(
+        502, "AGENT_NOT_FOUND", "the configured harness does not exist"
+    ),
+    "RuntimeClientError": UpstreamError(502, "AGENT_DEPENDENCY_FAILED", "the agent's runtime failed"),
+    "InternalServerException": UpstreamError(502, "AGENT_INTERNAL_ERROR", "the agent service failed"),
+}
+
+
+def classify(error: Exception, *, acted: bool) -> Exception | None:
+    """This service's error table over Classic's classification, which also covers throttling (retried
+    before any output, 502 ``AGENT_INTERRUPTED`` after), transport faults, timeouts and framing."""
+    if isinstance(error, ClientError):
+        kind = upstream_type(error)
+        spec = UPSTREAM_ERRORS.get(kind)
+        if spec is not None and kind != "ValidationException":  # Classic adds the redacted detail
+            return ApiError(spec.status, spec.code, spec.message, upstream=kind)
+    return classic_classify(error, acted=acted)
+
+
+# --- the calls ----------------------------------------------------------------------------------
+
+
+class AgentCoreBackend:
+    """``AgentBackend`` over ``bedrock-agentcore`` InvokeHarness and StopRuntimeSession."""
+
+    create_client = staticmethod(create_client)
+
+    def __init__(
+        self, settings: Settings, clients: Callable[[float], HarnessClient], retrying: Retrying
+    ) -> None:
+        self._settings = settings
+        self._clients = clients
+        self._retrying = retrying
+
+    def converse(
+        self, session_id: str, chat: ChatRequest, deadline: Deadline, stats: StreamStats
+    ) -> Iterator[Event]:
+        params = chat_params(self._settings, session_id, chat)
+
+        def attempt() -> Iterator[Event]:
+            client = self._clients(attempt_read_timeout(deadline, self._settings))
+            return _invoke(client, params, deadline, stats, self._settings.inline_tool_groups)
+
+        return with_retries(attempt, deadline, self._retrying, stats, throttled_error)
+
+    def end_session(self, session_id: str, deadline: Deadline, stats: StreamStats) -> None:
+        params = stop_params(self._settings, session_id)
+
+        def attempt() -> Iterator[Event]:
+            client = self._clients(attempt_read_timeout(deadline, self._settings))
+            _stop(client, params, deadline, stats)
+            return iter(())
+
+        for _ in with_retries(attempt, deadline, self._retrying, stats, throttled_error):
+            pass
+
+
+def _raise_mapped(exc: Exception, *, acted: bool) -> None:
+    mapped = classify(exc, acted=acted)
+    if mapped is None:
+        raise exc
+    raise mapped from exc
+
+
+def _stop(client: HarnessClient, params: Mapping[str, Any], deadline: Deadline, stats: StreamStats) -> None:
+    token = reader.CURRENT_DEADLINE.set(deadline)
+    try:
+        response = client.stop_runtime_session(**params)
+    except Exception as exc:
+        if isinstance(exc, ClientError) and upstream_type(exc) == "ResourceNotFoundException":
+            return  # the runtime no longer has the session: it has ended already
+        _raise_mapped(exc, acted=False)
+        raise
+    finally:
+        reader.CURRENT_DEADLINE.reset(token)
+    request_id = _mapping(response.get("ResponseMetadata")).get("RequestId")
+    stats.upstream_request_id = request_id if isinstance(request_id, str) else None
+    if deadline.expired():
+        raise deadline_exceeded()
+
+
+def _invoke(
+    client: HarnessClient,
+    params: Mapping[str, Any],
+    deadline: Deadline,
+    stats: StreamStats,
+    tool_groups: Mapping[str, str],
+) -> Iterator[Event]:
+    """One InvokeHarness call, its stream read lazily; every failure mapped (``classify``)."""
+    token = reader.CURRENT_DEADLINE.set(deadline)
+    try:
+        response = client.invoke_harness(**params)
+    except Exception as exc:
+        _raise_mapped(exc, acted=False)
+        raise
+    finally:
+        reader.CURRENT_DEADLINE.reset(token)
+    request_id = _mapping(response.get("ResponseMetadata")).get("RequestId")
+    stats.upstream_request_id = request_id if isinstance(request_id, str) else None
+    stream: Iterable[Mapping[str, Any]] = response.get("stream") or ()
+    translator = _Translator(stats, tool_groups)
+    members = iter(stream)
+    finished = False
+    try:
+        if deadline.expired():
+            raise deadline_exceeded()
+        while True:
+            try:
+                member = next(members)
+            except StopIteration:
+                break
+            except ApiError:
+                raise
+            except Exception as exc:
+                mapped = classify(exc, acted=translator.acted)
+                raise (mapped if mapped is not None else bad_response(type(exc).__name__)) from exc
+            if deadline.expired():
+                raise deadline_exceeded()
+            yield from translator.events(member)
+        if deadline.expired():
+            raise deadline_exceeded()
+        yield from translator.finish()
+        finished = True
+    finally:
+        if not finished:
+            close = getattr(stream, "close", None)
+            if callable(close):
+                with contextlib.suppress(Exception):
+                    close()
