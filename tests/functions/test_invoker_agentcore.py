@@ -18,10 +18,10 @@ from functions.invoker.classic import THROTTLING_ERRORS
 from tests.functions import eventstream as es
 from tests.functions.harness_fakes import (
     CLIENT_GROUP,
-    FakeHarness,
     HARNESS_ARN,
     RUNTIME_ARN,
     SESSION_HEADER,
+    FakeHarness,
     make_agentcore_harness,
     stop,
     text,

@@ -186,7 +186,7 @@ def test_invoker_calls_this_harness_through_the_endpoint(stack: ProgramRun) -> N
         runtime,
     )
     assert "AGENT_ID" not in env
-    assert json.loads(env["INLINE_TOOL_GROUPS"]) == {name: "client_tools" for name in CLIENT_TOOLS}
+    assert json.loads(env["INLINE_TOOL_GROUPS"]) == dict.fromkeys(CLIENT_TOOLS, "client_tools")
     expected = [
         {
             "Sid": "InvokeThisStacksHarness",
