@@ -14,6 +14,7 @@ PROFILE = examples(1.0)
 
 literals = st.one_of(
     st.sampled_from(["0", "0.0", "1", "2", "10", "0.5", "1e308", "1e309", "1e999", "1e999999", "1e-999999"]),
+    st.sampled_from(["(0 ** -1)", "(0.0 ** -0.5)", "1.0e99999999999999999999"]),  # each one not finite
     st.integers(-(10**6), 10**6).map(str),
     st.from_regex(r"\A[0-9]{1,3}(\.[0-9]{1,3})?e-?[0-9]{1,8}\Z"),
 )

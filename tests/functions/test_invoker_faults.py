@@ -7,7 +7,6 @@ The outcome of each class is documented in docs/api.md ("Agent faults").
 from __future__ import annotations
 
 import base64
-import json
 import struct
 from typing import Any
 
@@ -238,16 +237,18 @@ def test_dots_inside_a_session_id_are_fine(h: Harness) -> None:
 
 # --- 5. base64 bodies are decoded strictly --------------------------------------------------------
 
-CANONICAL = base64.b64encode(json.dumps({"inputText": "hi"}).encode()).decode()
+UNPADDED = base64.b64encode(b'{"inputText":"hi"}').decode()  # 18 bytes: no padding
+PADDED = base64.b64encode(b'{"inputText":"hi!!"}').decode()  # 20 bytes: one "="
 
 
 @pytest.mark.parametrize(
     "body",
     [
-        CANONICAL + "==",  # extra padding after a complete encoding
-        CANONICAL.rstrip("=") + "====" if CANONICAL.endswith("=") else CANONICAL + "====",
-        base64.b64encode(b'{"inputText":"hi"}x').decode().rstrip("="),  # missing padding
-        "eyJpbnB1dFRleHQiOiJoaSJ9" + "\n",  # whitespace
+        UNPADDED + "=",  # padding after a complete encoding: b64decode(validate=True) accepts it
+        UNPADDED + "==",
+        PADDED + "=",
+        PADDED.rstrip("="),  # missing padding
+        UNPADDED[:12] + "\n" + UNPADDED[12:],  # whitespace
         "eyJpbnB1dFRleHQiOiJoaSJ9YR==",  # non-zero unused bits ("a" is YQ==)
     ],
 )
