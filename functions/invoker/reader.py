@@ -21,12 +21,11 @@ from __future__ import annotations
 import binascii
 import contextlib
 import json
+import struct
 import threading
 from collections.abc import Callable, Iterator
 from contextvars import ContextVar
 from typing import Any, Final
-
-from botocore.eventstream import EventStreamBuffer
 
 from functions.invoker.budget import Deadline, deadline_exceeded
 from functions.invoker.errors import ApiError
@@ -35,7 +34,7 @@ from functions.invoker.errors import ApiError
 # events carry no per-call context, and one Lambda environment runs one request at a time.
 CURRENT_DEADLINE: ContextVar[Deadline | None] = ContextVar("invoke_agent_deadline", default=None)
 
-_MESSAGE_TYPES: Final = frozenset({"event", "exception", "error"})
+_MESSAGE_TYPES: Final = frozenset({b"event", b"exception", b"error"})
 _FLOAT_WORDS: Final = frozenset({"NaN", "Infinity", "-Infinity"})
 
 
@@ -98,14 +97,12 @@ class CheckedStream:
 
     def stream(self, amt: int | None = None, decode_content: bool | None = None) -> Iterator[bytes]:
         self._start_watchdog()
-        buffer = EventStreamBuffer()
-        received = framed = 0
+        pending = bytearray()  # the start of a message not complete yet
         try:
             for piece in self._raw.stream():
                 self._check_deadline()
-                received += len(piece)
-                buffer.add_data(piece)
-                framed += sum(self._check(message) for message in _messages(buffer))
+                pending += piece
+                del pending[: self._check_complete(pending)]
                 yield piece
         except (AgentStreamError, ApiError, GeneratorExit):
             raise
@@ -115,7 +112,7 @@ class CheckedStream:
         finally:
             self._stop_watchdog()
         self._check_deadline()
-        if received != framed:
+        if pending:
             raise AgentStreamError("the response ended inside an event-stream message", truncated=True)
 
     def close(self) -> None:
@@ -147,37 +144,79 @@ class CheckedStream:
 
     # -- the content ----------------------------------------------------------------------------
 
-    def _check(self, message: Any) -> int:
-        """``message``'s length once it is what the service model allows; ``AgentStreamError`` if not."""
-        headers = message.headers
-        kind = headers.get(":message-type")
+    def _check_complete(self, data: bytearray) -> int:
+        """Check every complete message at the start of ``data``; the number of bytes they span.
+
+        Only what botocore lets through is checked here: the framing, the message type, and payloads
+        against the service model. botocore then checks the CRCs and parses the headers (raising on
+        unknown value types or non-UTF-8), which the backend reports the same way.
+        """
+        offset = 0
+        while len(data) - offset >= _PRELUDE:
+            total, headers_length = _LENGTHS.unpack_from(data, offset)
+            if total < _PRELUDE + 4 or headers_length > total - _PRELUDE - 4:
+                raise AgentStreamError("an event-stream message has impossible lengths")
+            if len(data) - offset < total:
+                break
+            with memoryview(data) as view:
+                message = view[offset : offset + total]
+                headers = _headers(message[_PRELUDE : _PRELUDE + headers_length])
+                self._check_message(headers, bytes(message[_PRELUDE + headers_length : -4]))
+                message.release()
+            offset += total
+        return offset
+
+    def _check_message(self, headers: dict[bytes, bytes], payload: bytes) -> None:
+        kind = headers.get(b":message-type")
         if kind not in _MESSAGE_TYPES:
             raise AgentStreamError("an event-stream message has no known :message-type")
-        if kind == "error":
-            if not all(isinstance(headers.get(name), str) for name in (":error-code", ":error-message")):
+        if kind == b"error":
+            if b":error-code" not in headers or b":error-message" not in headers:
                 raise AgentStreamError("an error message lacks its :error-code or :error-message")
-            return int(message.prelude.total_length)
-        name = headers.get(":event-type" if kind == "event" else ":exception-type")
-        member = self._shape.members.get(name) if isinstance(name, str) else None
-        if member is None:  # newer than this model: botocore skips an event, raises an exception
-            return int(message.prelude.total_length)
-        if message.payload:
-            try:
-                value = json.loads(message.payload.decode("utf-8"))
-            except (ValueError, RecursionError) as exc:
-                raise AgentStreamError(f"the payload of a {name} message is not UTF-8 JSON") from exc
-            if not isinstance(value, dict) or not _conforms(value, member):
-                raise AgentStreamError(f"the payload of a {name} message does not match the service model")
-        return int(message.prelude.total_length)
+            return
+        name = headers.get(b":event-type" if kind == b"event" else b":exception-type", b"")
+        member = self._shape.members.get(name.decode("utf-8", "replace"))
+        if member is None or not payload:
+            return  # newer than this model: botocore skips an event, raises an exception
+        try:
+            value = json.loads(payload.decode("utf-8"))
+        except (ValueError, RecursionError) as exc:
+            raise AgentStreamError(f"the payload of a {member.name} message is not UTF-8 JSON") from exc
+        if not isinstance(value, dict) or not _conforms(value, member):
+            raise AgentStreamError(f"the payload of a {member.name} message does not match the service model")
 
 
-def _messages(buffer: EventStreamBuffer) -> Iterator[Any]:
-    try:
-        yield from buffer
-    except Exception as exc:  # CRC mismatch, bad lengths, unknown header types, non-UTF-8 headers
-        raise AgentStreamError(
-            f"an event-stream message could not be decoded ({type(exc).__name__})"
-        ) from exc
+_PRELUDE: Final = 12  # total length, headers length, prelude CRC
+_LENGTHS: Final = struct.Struct("!II")
+_BYTES_HEADER: Final = 6
+_STRING_HEADER: Final = 7
+# Header value type -> its fixed size; byte arrays and strings carry a u16 length instead.
+_FIXED_SIZES: Final = {0: 0, 1: 0, 2: 1, 3: 2, 4: 4, 5: 8, 8: 8, 9: 16}
+
+
+def _headers(data: memoryview) -> dict[bytes, bytes]:
+    """The string headers of a message, raw. A malformed header ends the scan: botocore rejects it."""
+    headers: dict[bytes, bytes] = {}
+    offset, end = 0, len(data)
+    while offset < end:
+        name_end = offset + 1 + data[offset]
+        name = bytes(data[offset + 1 : name_end])
+        if name_end >= end:
+            break
+        kind, offset = data[name_end], name_end + 1
+        if kind in (_BYTES_HEADER, _STRING_HEADER):
+            if offset + 2 > end:
+                break
+            size = int.from_bytes(data[offset : offset + 2], "big")
+            offset += 2
+            if kind == _STRING_HEADER:
+                headers[name] = bytes(data[offset : offset + size])
+        elif kind in _FIXED_SIZES:
+            size = _FIXED_SIZES[kind]
+        else:
+            break
+        offset += size
+    return headers
 
 
 def _conforms(value: Any, shape: Any) -> bool:
