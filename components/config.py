@@ -346,8 +346,8 @@ def load_config(
 
     runtime = _one_of(read, "agentRuntime", AGENT_RUNTIMES)
     region = read.text("aws:region")
-    if region is not None:
-        _check_region(region, runtime, read)
+    if region is not None and not _check_region(region, runtime, read):
+        region = None  # one fault, one message: the checks that depend on the region are skipped
     vpc_cidr_text = read.text("vpcCidr")
     vpc_cidr = _check_vpc_cidr(vpc_cidr_text, read) if vpc_cidr_text is not None else None
     az_count = read.integer("azCount")
@@ -705,14 +705,14 @@ def _check_unknown_keys(read: _Reader) -> None:
         read.add(full_key, f"is not a setting of this project.{hint} Known: {', '.join(sorted(declared))}.")
 
 
-def _check_region(region: str, runtime: str | None, read: _Reader) -> None:
+def _check_region(region: str, runtime: str | None, read: _Reader) -> bool:
     regions, service = (
         (AGENTCORE_REGIONS, "Amazon Bedrock AgentCore (harness and interface endpoint)")
         if runtime == "agentcore"
         else (BEDROCK_AGENT_REGIONS, "Amazon Bedrock Agents")
     )
     if region in regions:
-        return
+        return True
     close = difflib.get_close_matches(region, regions, n=1)
     hint = f" Did you mean '{close[0]}'?" if close else ""
     read.add(
@@ -720,6 +720,7 @@ def _check_region(region: str, runtime: str | None, read: _Reader) -> None:
         f"'{region}' does not offer {service}.{hint} Use one of "
         f"{', '.join(sorted(regions))} (`pulumi config set aws:region <region>`).",
     )
+    return False
 
 
 def _check_agent_endpoint(names: Sequence[str], runtime: str, read: _Reader) -> None:

@@ -422,3 +422,21 @@ def test_api_integration_timeout_within_function_timeout(judge: Judge, base: Bas
     assert judge(base.graph).fired("api-integration-timeout-within-function-timeout") == {integration.urn}
     invoker.inputs["timeout"] = 29
     assert judge(base.graph).fired("api-integration-timeout-within-function-timeout") == set()
+
+
+# --- messages: a deprecated runtime is named as one ------------------------------------------------------
+
+
+def test_a_deprecated_runtime_is_reported_as_deprecated(judge: Judge, base: Baseline) -> None:
+    invoker, tools = base.functions["invoker"], base.functions["action_group"]
+    invoker.inputs["runtime"] = "python3.9"
+    tools.inputs["runtime"] = "nodejs22.x"
+    outcome = judge(base.graph)
+    assert outcome.fired("lambda-supported-runtime") == {invoker.urn, tools.urn}
+    assert outcome.messages("lambda-supported-runtime", invoker.urn) == [
+        "Function 'invoker' uses the deprecated runtime 'python3.9' (deprecated by AWS Lambda on 2025-12-15: "
+        "no security patches, then no creates and updates); use one of python3.12, python3.13, python3.14"
+    ]
+    assert outcome.messages("lambda-supported-runtime", tools.urn) == [
+        "Function 'action_group' uses runtime 'nodejs22.x'; allowed: python3.12, python3.13, python3.14"
+    ]

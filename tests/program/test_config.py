@@ -169,3 +169,11 @@ def test_the_program_and_the_pack_know_the_same_deprecated_runtimes() -> None:
 
     assert DEPRECATED_LAMBDA_RUNTIMES == DEPRECATED_RUNTIMES
     assert not set(ALLOWED_RUNTIMES.default) & set(DEPRECATED_RUNTIMES)
+
+
+@pytest.mark.parametrize("region", ["eu-north-1", "[1]", "us-east-7"])
+def test_a_wrong_region_is_one_problem_not_a_cascade(program: RunProgram, region: str) -> None:
+    # The model's geography and a pinned layer's region would otherwise be judged against it too.
+    message = failure(program, **{"aws:region": region, "powertoolsLayerArn": PYTHON313_LAYER})
+    assert "(1 problem(s))" in message, message
+    assert f"aws:region: '{region}' does not offer" in message
