@@ -30,7 +30,7 @@ fuzz: $(STAMP)
 	HYPOTHESIS_PROFILE=fuzz FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(PY) -m pytest -m property --fuzz-summary
 
 preview: $(STAMP)
-	$(PY) -m offline preview --stack $(STACK)$(if $(JSON), --json $(JSON))
+	$(PY) -m offline preview --stack $(STACK)$(if $(JSON), --json $(JSON))$(if $(BASE), --base $(BASE))
 
 bench: $(STAMP)
 	$(PY) -m bench

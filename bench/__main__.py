@@ -38,6 +38,7 @@ PREVIEW_TARGET_S = 3.0  # offline preview of dev, cold
 PROGRAM_TARGET_S = 1.0  # the program alone under mocks
 SUITE_TARGET_S = 60.0
 INVOKER_TARGET_RATIO = 1.3  # at 100 chunks
+PLAN_TARGET_RATIO = 2.0  # a step plan against a base (issue #9): at most twice one plain preview
 IMPORT_TARGET_S = 0.3
 ARCHIVE_TARGET_BYTES = 64 * 1024
 HANDLER_MODULES = ("functions.invoker.handler", "functions.action_group.handler")
@@ -98,6 +99,29 @@ def main(argv: Sequence[str] | None = None) -> int:
                 notes="largest process of the tree (wait4 ru_maxrss)",
             )
         )
+
+    progress(f"step plan against HEAD, {args.runs} cold runs paired with a plain preview of dev")
+    plans = [
+        (
+            run_child(python("-m", "offline", "preview", "--stack", "dev")),
+            run_child(python("-m", "offline", "preview", "--stack", "dev", "--base", "HEAD")),
+        )
+        for _ in range(args.runs)
+    ]
+    raw["plan"] = [{"preview_s": p.wall_s, "plan_s": q.wall_s, "rc": q.returncode} for p, q in plans]
+    plan_codes = sorted({q.returncode for _, q in plans})
+    rows.append(
+        row(
+            "step plan dev --base HEAD / plain preview",
+            summarize([q.wall_s / p.wall_s for p, q in plans]),
+            fmt_ratio,
+            limit=PLAN_TARGET_RATIO,
+            target=f"≤ {fmt_ratio(PLAN_TARGET_RATIO)}",
+            notes="python -m offline preview --stack dev --base HEAD (the program at HEAD unpacked and "
+            "run beside the working tree, the plan, its hazard checks) over the plain preview, back to "
+            f"back; plan exit {plan_codes}",
+        )
+    )
 
     progress(f"program under mocks, {args.runs} fresh processes per stack, {args.warm} warm runs each")
     programs: dict[str, list[dict[str, Any]]] = {stack: [] for stack in stacks}

@@ -355,6 +355,8 @@ def terraform_type_candidates(token: str) -> list[str]:
         candidates.append(f"aws_{prefix}_{snake}" if prefix else f"aws_{snake}")
         if module == "bedrock" and snake.startswith("agent_"):
             candidates.append(f"aws_{prefix}_{snake.removeprefix('agent_')}")
+    if module == "bedrock" and snake.startswith("agentcore_"):
+        candidates.append(f"aws_bedrockagentcore_{snake.removeprefix('agentcore_')}")
     return candidates
 
 

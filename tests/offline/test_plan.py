@@ -29,7 +29,10 @@ def ops(step_plan: Plan) -> dict[str, str]:
     return {step.name: step.op for step in step_plan.steps if step.custom}
 
 
-@pytest.mark.parametrize("stack", ["dev", "prod"])
+STACKS = sorted(path.name.split(".")[1] for path in REPO_ROOT.glob("Pulumi.*.yaml"))
+
+
+@pytest.mark.parametrize("stack", STACKS)
 def test_every_type_the_program_uses_is_in_the_replacement_table(stack: str) -> None:
     used = {r.type for r in run_program(stack).resources if r.custom}
     missing = sorted(used - replacements.known_types())

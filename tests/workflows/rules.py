@@ -355,6 +355,11 @@ def pull_request_problems(text: str, stacks: set[str]) -> list[str]:
         preview = next(s for s in run_scripts(job) if "preview STACK=" in s)
         if "JSON=" not in preview:
             problems.append("offline preview: must write the JSON report (JSON=...)")
+        if 'BASE="$BASE"' not in preview or "HEAD^1" not in str((job.get("env") or {}).get("BASE")):
+            problems.append("offline preview: must plan against the base branch (BASE from env, HEAD^1)")
+        depths = [with_inputs(step).get("fetch-depth") for step in steps_using(job, CHECKOUT)]
+        if not depths or depths[0] not in (0, 2):
+            problems.append("offline preview: the checkout must fetch the base commit (fetch-depth 2)")
         if not any("GITHUB_STEP_SUMMARY" in s for s in run_scripts(job)):
             problems.append("offline preview: the report must go to the job summary")
         if not steps_using(job, UPLOAD_ARTIFACT):

@@ -321,6 +321,14 @@ MUTATIONS: list[tuple[str, str, str, str, str]] = [
         "offline preview covers",
     ),
     ("no-json", PR, ' JSON="preview-$STACK.json"', "", "JSON report"),
+    ("no-plan", PR, ' BASE="$BASE"', "", "base branch"),
+    (
+        "shallow",
+        PR,
+        "          fetch-depth: 2 # the merge commit",
+        "          fetch-depth: 1 # the merge commit",
+        "fetch-depth",
+    ),
     ("no-summary", PR, '} >> "$GITHUB_STEP_SUMMARY"', '} >> "$RUNNER_TEMP/summary"', "job summary"),
     (
         "secret-in-offline",
