@@ -15,6 +15,13 @@ Retries (``RetryPolicy``), the only places a request is sent twice:
 
 A ``POST`` that may have reached the agent (read timeout, reset, 5xx other than 503) is never resent:
 the agent may already have acted on it.
+
+Streaming (``ask(text, on_text=...)`` with a ``StreamingTransport``): the turn is sent with
+``Accept: application/x-ndjson`` and ``on_text`` gets each piece of the answer as it arrives
+(docs/streaming.md). The same retries apply while nothing of the answer was received (an error
+status, a connection that failed before sending); once the stream has begun nothing is resent: an
+in-band ``error`` event is raised as ``StreamFailedError``, a stream without its final event as
+``StreamCutError``.
 """
 
 from __future__ import annotations
@@ -32,9 +39,19 @@ from urllib.parse import quote
 from client.auth import Signer
 from client.tools import CLIENT_ACTION_GROUP, CLIENT_TOOLS, ToolContext, tool_context
 from client.tools_runner import ToolRun, fulfil, tool_specs
-from client.transport import HttpRequest, HttpResponse, Transport, TransportError
+from client.transport import (
+    HttpRequest,
+    HttpResponse,
+    StreamedHttpResponse,
+    StreamingTransport,
+    Transport,
+    TransportError,
+)
 
 USER_AGENT: Final = "bedrock-vpc-agent-client/0.1"
+NDJSON: Final = "application/x-ndjson"
+# NDJSON preferred; an API deployed with apiStreaming false answers JSON, which is understood too.
+STREAM_ACCEPT: Final = f"{NDJSON}, application/json;q=0.5"
 # Failures before sending that a retry cannot fix: a name that does not resolve, an untrusted cert.
 _PERMANENT_KINDS: Final = frozenset({"dns", "tls"})
 
@@ -69,6 +86,35 @@ class ProtocolError(ChatError):
     """A 2xx answer that does not follow the API contract."""
 
 
+class StreamCutError(ChatError):
+    """A streamed answer stopped without its final event: the text received so far is incomplete.
+    Never resent (the agent may have acted on the turn)."""
+
+    def __init__(self, received: str, reason: str) -> None:
+        self.received = received
+        super().__init__(
+            f"the answer was cut off ({reason}) after {len(received)} characters; the turn was not resent "
+            "because the agent may already have acted on it"
+        )
+
+
+class StreamFailedError(ApiError):
+    """The API reported an error in the middle of a streamed answer (an ``error`` event)."""
+
+    def __init__(
+        self,
+        status: int,
+        code: str,
+        message: str,
+        request_id: str | None,
+        received: str,
+        session_id: str | None = None,
+    ) -> None:
+        super().__init__(status, code, message, request_id)
+        self.received = received
+        self.session_id = session_id  # the turn's session: it exists, and the next turn continues it
+
+
 @dataclass(frozen=True)
 class RetryPolicy:
     max_attempts: int = 4
@@ -87,6 +133,7 @@ class Reply:
     raw: dict[str, Any]  # the final response JSON, as the API sent it
     tool_runs: list[ToolRun] = field(default_factory=list)
     round_trips: int = 0
+    streamed: bool = False  # the text was handed to on_text as it arrived
 
 
 class ChatClient:
@@ -110,6 +157,7 @@ class ChatClient:
         rand: Callable[[], float] = random.random,
         now: Callable[[], datetime] = lambda: datetime.now(UTC),
         on_tool: Callable[[str], None] | None = None,
+        streaming: StreamingTransport | None = None,
     ) -> None:
         self.url = url.rstrip("/")
         self.session_id = session_id
@@ -124,12 +172,17 @@ class ChatClient:
         self._policy = policy or RetryPolicy()
         self._sleep, self._rand, self._now = sleep, rand, now
         self._on_tool = on_tool
+        self._streaming = streaming
+        self.streamed = False  # whether the last answer arrived as a stream (its text went to on_text)
 
     # -- turns ----------------------------------------------------------------------------------
 
-    def ask(self, text: str) -> Reply:
-        """Send one user turn and resolve every ``returnControl`` until the agent answers."""
-        answer = self.post_chat({"inputText": text})
+    def ask(self, text: str, on_text: Callable[[str], None] | None = None) -> Reply:
+        """Send one user turn and resolve every ``returnControl`` until the agent answers.
+
+        ``on_text``: stream the answer (when the transport can), handing each piece to it as it arrives.
+        """
+        answer = self.post_chat({"inputText": text}, on_text)
         runs: list[ToolRun] = []
         trips = 0
         while "returnControl" in answer:
@@ -152,7 +205,8 @@ class ChatClient:
                         "invocationId": invocation_id,
                         "results": [run.result for run in results],
                     }
-                }
+                },
+                on_text,
             )
         return Reply(
             session_id=answer["sessionId"],
@@ -161,17 +215,30 @@ class ChatClient:
             raw=answer,
             tool_runs=runs,
             round_trips=trips,
+            streamed=self.streamed,
         )
 
-    def post_chat(self, fields: Mapping[str, Any]) -> dict[str, Any]:
+    @property
+    def streams(self) -> bool:
+        return self._streaming is not None
+
+    def post_chat(
+        self, fields: Mapping[str, Any], on_text: Callable[[str], None] | None = None
+    ) -> dict[str, Any]:
         """One ``POST /chat`` on the current session; adopts the session id the API answers with."""
+        streaming = on_text is not None and self._streaming is not None
         body: dict[str, Any] = dict(fields)
         if self.session_id is not None:
             body["sessionId"] = self.session_id
         if self.enable_trace:
             body["enableTrace"] = True
-        response = self._exchange("POST", self.url, json.dumps(body).encode("utf-8"), idempotent=False)
-        answer = _parse_chat_response(response)
+        encoded = json.dumps(body).encode("utf-8")
+        if streaming:
+            assert on_text is not None
+            answer = self._stream_chat(encoded, on_text)
+        else:
+            self.streamed = False
+            answer = _parse_chat_response(self._exchange("POST", self.url, encoded, idempotent=False))
         self.session_id = answer["sessionId"]
         return answer
 
@@ -223,8 +290,47 @@ class ChatClient:
                     continue
             raise failure
 
+    def _stream_chat(self, body: bytes, on_text: Callable[[str], None]) -> dict[str, Any]:
+        """``POST /chat`` asking for NDJSON; ``on_text`` gets each piece of the answer as it arrives.
+
+        Returns the same object as a buffered answer. Retries only while nothing of the answer was
+        received (the status was an error, or the connection failed before the request was sent).
+        """
+        assert self._streaming is not None
+        headers = {"Accept": STREAM_ACCEPT, "Content-Type": "application/json", "User-Agent": USER_AGENT}
+        policy = self._policy
+        attempt = 0
+        while True:
+            attempt += 1
+            request = self._signer(HttpRequest("POST", self.url, dict(headers), body))
+            last = attempt >= policy.max_attempts
+            try:
+                response = self._streaming.open(request, self.timeout)
+            except TransportError as error:
+                if not error.sent and error.kind not in _PERMANENT_KINDS and not last:
+                    self._sleep(self._backoff(attempt))
+                    continue
+                raise NetworkError(error, "POST", attempt) from None
+            if not 200 <= response.status < 300:
+                failure = _api_error(_buffered(response))
+                delay = None if last else self._retry_delay(response, failure, attempt, idempotent=False)
+                if delay is not None:
+                    self._sleep(delay)
+                    continue
+                raise failure
+            if not (response.header("content-type") or "").startswith(NDJSON):
+                self.streamed = False  # an API deployed without streaming: its JSON answer
+                return _parse_chat_response(_buffered(response))
+            self.streamed = True
+            try:
+                return _read_stream(response, on_text)
+            except StreamFailedError as failed:
+                if failed.session_id:
+                    self.session_id = failed.session_id
+                raise
+
     def _retry_delay(
-        self, response: HttpResponse, failure: ApiError, attempt: int, idempotent: bool
+        self, response: HttpResponse | StreamedHttpResponse, failure: ApiError, attempt: int, idempotent: bool
     ) -> float | None:
         if response.status in (429, 503) and failure.code != "QUOTA_EXCEEDED":
             after = _retry_after(response.header("retry-after"), self._now())
@@ -239,6 +345,64 @@ class ChatClient:
         policy = self._policy
         ceiling = min(policy.backoff_cap_s, policy.backoff_base_s * 2.0 ** (attempt - 1))
         return ceiling * (0.5 + 0.5 * self._rand())
+
+
+def _buffered(response: StreamedHttpResponse) -> HttpResponse:
+    try:
+        body = response.read()
+    except TransportError:
+        body = b""
+    return HttpResponse(response.status, response.headers, body)
+
+
+def _read_stream(response: StreamedHttpResponse, on_text: Callable[[str], None]) -> dict[str, Any]:
+    """Consume NDJSON events until ``done`` (the answer) or ``error`` (raised); anything else is a cut."""
+    parts: list[str] = []
+    citations: list[Any] = []
+    control: dict[str, Any] | None = None
+    try:
+        for raw in response.lines:
+            try:
+                event = json.loads(raw.decode("utf-8"))
+            except (UnicodeDecodeError, ValueError):
+                raise ProtocolError("the API streamed a line that is not JSON") from None
+            kind = event.get("type") if isinstance(event, dict) else None
+            if kind == "chunk" and isinstance(event.get("text"), str):
+                parts.append(event["text"])
+                on_text(event["text"])
+            elif kind == "citation" and isinstance(event.get("citations"), list):
+                citations.extend(event["citations"])
+            elif kind == "returnControl" and control is None:
+                control = _object(event.get("returnControl"), "returnControl")
+            elif kind == "done":
+                answer: dict[str, Any] = {
+                    "sessionId": event.get("sessionId"),
+                    "completion": "".join(parts),
+                    "citations": citations,
+                    "usage": event.get("usage"),
+                }
+                if control is not None:
+                    answer["returnControl"] = control
+                if not isinstance(answer["sessionId"], str) or not answer["sessionId"]:
+                    raise ProtocolError("the API's done event has no sessionId")
+                return answer
+            elif kind == "error":
+                error = _object(event.get("error"), "the error event")
+                status = event.get("status")
+                raise StreamFailedError(
+                    status if isinstance(status, int) else 502,
+                    str(error.get("code") or ""),
+                    _one_line(str(error.get("message") or "")),
+                    error.get("requestId") if isinstance(error.get("requestId"), str) else None,
+                    "".join(parts),
+                    event.get("sessionId") if isinstance(event.get("sessionId"), str) else None,
+                )
+            # Unknown event types are ignored (docs/streaming.md).
+        raise StreamCutError("".join(parts), "the stream ended without its final event")
+    except TransportError as error:
+        raise StreamCutError("".join(parts), error.detail) from None
+    finally:
+        response.close()
 
 
 def _retry_after(value: str | None, now: datetime) -> float | None:
@@ -313,4 +477,6 @@ __all__ = [
     "ProtocolError",
     "Reply",
     "RetryPolicy",
+    "StreamCutError",
+    "StreamFailedError",
 ]

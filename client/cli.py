@@ -16,7 +16,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import IO, Any, Final, NoReturn
 
-from client.api import ApiError, ChatClient, ChatError, Reply, RetryPolicy
+from client.api import ApiError, ChatClient, ChatError, Reply, RetryPolicy, StreamCutError
 from client.auth import (
     AuthMode,
     CredentialsError,
@@ -28,15 +28,18 @@ from client.auth import (
     region_from_url,
 )
 from client.discovery import DiscoveryError, check_url, pulumi_api_url
-from client.render import render_answer
+from client.render import render_answer, render_sources
 from client.tools import ToolContext
-from client.transport import HttpClientTransport, Transport
+from client.transport import HttpClientTransport, StreamingTransport, Transport
 
 EXIT_OK: Final = 0
 EXIT_ERROR: Final = 1
 EXIT_USAGE: Final = 2
 EXIT_INTERRUPTED: Final = 130
 END_SESSION_TIMEOUT_S: Final = 5.0
+# The streaming API's default budget (120 s) and a margin: an agent may think that long before its
+# first word, and the API always answers, with a result or its own error, within its budget.
+DEFAULT_TIMEOUT_S: Final = 125.0
 CHAT_HELP: Final = "Commands: /new (end this session, start another), /session, /help, /quit (or Ctrl-D)."
 
 
@@ -83,6 +86,11 @@ class Console:
         self.stdout.write(text + "\n")
         self.stdout.flush()
 
+    def write(self, text: str) -> None:
+        """Part of a line of the answer, shown at once (streamed text)."""
+        self.stdout.write(text)
+        self.stdout.flush()
+
     def err(self, text: str) -> None:
         self.stderr.write(text + "\n")
         self.stderr.flush()
@@ -119,7 +127,17 @@ def build_parser() -> argparse.ArgumentParser:
     )
     group.add_argument("--api-key", help="API key for --auth api-key (default: $CHAT_API_KEY)")
     group.add_argument("--region", help="region to sign for (default: from the URL, else $AWS_REGION)")
-    group.add_argument("--timeout", type=_seconds, default=35.0, help="seconds to wait per request (35)")
+    group.add_argument(
+        "--timeout",
+        type=_seconds,
+        default=DEFAULT_TIMEOUT_S,
+        help=f"seconds to wait for an answer to start, or between streamed parts ({DEFAULT_TIMEOUT_S:g})",
+    )
+    group.add_argument(
+        "--no-stream",
+        action="store_true",
+        help="wait for each whole answer instead of printing it as the agent writes (docs/streaming.md)",
+    )
     session = common.add_argument_group("session")
     session.add_argument("--session-id", help="continue this session instead of starting a new one")
     session.add_argument(
@@ -193,7 +211,58 @@ def make_client(args: argparse.Namespace, console: Console, deps: Dependencies) 
         policy=deps.policy,
         on_tool=lambda name: console.err(f"· running client tool {name}"),
         sleep=deps.sleep,
+        streaming=(
+            deps.transport
+            if isinstance(deps.transport, StreamingTransport) and not args.no_stream and not _wants_json(args)
+            else None
+        ),
     )
+
+
+def _wants_json(args: argparse.Namespace) -> bool:
+    return bool(getattr(args, "json", False))
+
+
+class _StreamPrinter:
+    """Prints a streamed answer as it arrives, and ends its line once."""
+
+    def __init__(self, console: Console) -> None:
+        self._console = console
+        self._open = False
+
+    def write(self, text: str) -> None:
+        if text:
+            self._console.write(text)
+            self._open = not text.endswith("\n")
+
+    def end(self) -> None:
+        if self._open:
+            self._console.write("\n")
+            self._open = False
+
+
+def _ask(client: ChatClient, text: str, console: Console) -> Reply:
+    """One turn; a streaming client prints the answer while it arrives, then its sources.
+    Ctrl-C while an answer streams stops reading it (raised as ``StreamCutError``)."""
+    if not client.streams:
+        reply = client.ask(text)
+        console.out(_answer(reply))
+        return reply
+    printer = _StreamPrinter(console)
+    try:
+        reply = client.ask(text, on_text=printer.write)
+    except KeyboardInterrupt:
+        printer.end()
+        raise StreamCutError("", "interrupted") from None
+    finally:
+        printer.end()
+    if not reply.streamed:  # the API answered JSON: print it whole, with its citation markers
+        console.out(_answer(reply))
+        return reply
+    sources = render_sources(reply.citations)
+    if sources:
+        console.out("\n" + sources)
+    return reply
 
 
 def make_signer(
@@ -223,8 +292,11 @@ def make_signer(
 def run_ask(client: ChatClient, args: argparse.Namespace, console: Console) -> int:
     status = EXIT_OK
     try:
-        reply = client.ask(args.text)
-        console.out(json.dumps(reply.raw, ensure_ascii=False, indent=2) if args.json else _answer(reply))
+        if args.json:
+            reply = client.ask(args.text)
+            console.out(json.dumps(reply.raw, ensure_ascii=False, indent=2))
+        else:
+            reply = _ask(client, args.text, console)
         _report_tools(reply, console)
     except CredentialsError as error:
         console.err(f"error: {error}")
@@ -264,7 +336,7 @@ def run_chat(client: ChatClient, args: argparse.Namespace, console: Console) -> 
             console.err(f"unknown command {line.split()[0]}; {CHAT_HELP}")
             continue
         try:
-            reply = client.ask(line)
+            reply = _ask(client, line, console)
         except CredentialsError as error:
             console.err(f"error: {error}")
             status = EXIT_ERROR
@@ -279,7 +351,6 @@ def run_chat(client: ChatClient, args: argparse.Namespace, console: Console) -> 
             console.err(f"error: {error}")
             status = EXIT_ERROR
             continue
-        console.out(_answer(reply))
         _report_tools(reply, console)
     if not args.keep_session:
         _end_session(client, console)

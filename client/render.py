@@ -52,3 +52,8 @@ def _span_end(completion: str, citation: Mapping[str, Any]) -> int | None:
         if completion[start:stop] == text:
             return stop
     return None
+
+
+def render_sources(citations: Sequence[Mapping[str, Any]]) -> str:
+    """Only the ``Sources:`` list (for a streamed answer, whose text was printed as it arrived)."""
+    return render_answer("", citations).lstrip("\n")

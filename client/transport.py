@@ -6,7 +6,8 @@ that (send error, read timeout, reset) means the API may have received the reque
 reached the agent must not be replayed. A fresh connection per exchange keeps that boundary exact (no
 stale keep-alive sockets whose failure would be ambiguous).
 
-HTTPS requests honour ``https_proxy``/``no_proxy`` through a CONNECT tunnel.
+HTTPS requests honour ``https_proxy``/``no_proxy`` through a CONNECT tunnel. ``open`` is the same
+exchange with the body handed over line by line as it arrives (streamed answers, docs/streaming.md).
 """
 
 from __future__ import annotations
@@ -16,13 +17,15 @@ import http.client
 import socket
 import ssl
 import urllib.request
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Final, Literal, Protocol
+from typing import Final, Literal, Protocol, runtime_checkable
 from urllib.parse import unquote, urlsplit
 
 FailureKind = Literal["dns", "refused", "tls", "timeout", "reset", "network"]
 
 _MAX_RESPONSE_BYTES: Final = 8 * 1024 * 1024
+_MAX_LINE_BYTES: Final = 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -62,6 +65,33 @@ class Transport(Protocol):
     def __call__(self, request: HttpRequest, timeout: float) -> HttpResponse: ...
 
 
+@dataclass
+class StreamedHttpResponse:
+    """An answer whose body is read as it arrives. ``lines`` yields each line (with its newline) as
+    soon as it is complete and raises ``TransportError`` (``sent=True``) if the connection fails;
+    ``close`` abandons the rest (safe to call twice)."""
+
+    status: int
+    headers: dict[str, str]
+    lines: Iterator[bytes]
+    close: Callable[[], None]
+
+    def header(self, name: str) -> str | None:
+        return self.headers.get(name.lower())
+
+    def read(self) -> bytes:
+        """The whole (rest of the) body, for answers that are not a stream (errors, buffered JSON)."""
+        try:
+            return b"".join(self.lines)
+        finally:
+            self.close()
+
+
+@runtime_checkable
+class StreamingTransport(Protocol):
+    def open(self, request: HttpRequest, timeout: float) -> StreamedHttpResponse: ...
+
+
 class HttpClientTransport:
     """The production transport: ``http.client`` with the system's CA bundle (``ssl`` defaults)."""
 
@@ -69,21 +99,9 @@ class HttpClientTransport:
         self._ssl_context = ssl_context
 
     def __call__(self, request: HttpRequest, timeout: float) -> HttpResponse:
-        parts = urlsplit(request.url)
-        host = parts.hostname or ""
-        where = parts.netloc.rpartition("@")[2]
-        target = parts.path or "/"
-        if parts.query:
-            target += "?" + parts.query
-        connection = self._connection(parts.scheme, host, parts.port, timeout)
+        connection, response, where = self._send(request, timeout)
         try:
             try:
-                connection.connect()
-            except (OSError, http.client.HTTPException) as error:
-                raise _failure(error, where, sent=False, timeout=timeout) from None
-            try:
-                connection.request(request.method, target, body=request.body, headers=request.headers)
-                response = connection.getresponse()
                 body = response.read(_MAX_RESPONSE_BYTES + 1)
             except (OSError, http.client.HTTPException) as error:
                 raise _failure(error, where, sent=True, timeout=timeout) from None
@@ -95,6 +113,46 @@ class HttpClientTransport:
             return HttpResponse(response.status, headers, body)
         finally:
             connection.close()
+
+    def open(self, request: HttpRequest, timeout: float) -> StreamedHttpResponse:
+        """The exchange up to the response headers; the body follows line by line (``lines``), each
+        line as soon as it arrived. ``timeout`` bounds every wait, so also a stream gone silent."""
+        connection, response, where = self._send(request, timeout)
+
+        def lines() -> Iterator[bytes]:
+            try:
+                while line := response.readline(_MAX_LINE_BYTES):
+                    yield line
+            except (OSError, http.client.HTTPException) as error:
+                raise _failure(error, where, sent=True, timeout=timeout) from None
+            finally:
+                connection.close()
+
+        headers = {name.lower(): value for name, value in response.getheaders()}
+        return StreamedHttpResponse(response.status, headers, lines(), connection.close)
+
+    def _send(
+        self, request: HttpRequest, timeout: float
+    ) -> tuple[http.client.HTTPConnection, http.client.HTTPResponse, str]:
+        """Connect, send, read the status and headers; failures classified by whether it was sent."""
+        parts = urlsplit(request.url)
+        host = parts.hostname or ""
+        where = parts.netloc.rpartition("@")[2]
+        target = parts.path or "/"
+        if parts.query:
+            target += "?" + parts.query
+        connection = self._connection(parts.scheme, host, parts.port, timeout)
+        try:
+            connection.connect()
+        except (OSError, http.client.HTTPException) as error:
+            connection.close()
+            raise _failure(error, where, sent=False, timeout=timeout) from None
+        try:
+            connection.request(request.method, target, body=request.body, headers=request.headers)
+            return connection, connection.getresponse(), where
+        except (OSError, http.client.HTTPException) as error:
+            connection.close()
+            raise _failure(error, where, sent=True, timeout=timeout) from None
 
     def _connection(
         self, scheme: str, host: str, port: int | None, timeout: float

@@ -13,6 +13,7 @@ from client.tools import ToolContext
 from client.transport import HttpClientTransport
 from tests.client.fake_api import ACCESS_KEY, SECRET_KEY, FakeApiGateway
 from tests.functions.invoker_fakes import make_harness
+from tests.functions.runtime_api import FakeRuntimeApi
 
 # The user's clock in these tests: Saturday 2026-03-14 09:30:05 in Berlin (UTC+1).
 LOCAL_NOW = datetime(2026, 3, 14, 9, 30, 5, tzinfo=timezone(timedelta(hours=1), "CET"))
@@ -40,6 +41,19 @@ def aws_env(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("AWS_CONFIG_FILE", "/nonexistent/aws-config")
     monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent/aws-credentials")
     monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+
+
+@pytest.fixture
+def streaming_gateway(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeApiGateway]:
+    """A STREAM integration of the streaming invoker (its runtime loop, over a local Runtime API)."""
+    harness = make_harness(monkeypatch)
+    harness.set_env(API_STREAMING="true")
+    with FakeRuntimeApi() as runtime:
+        server = FakeApiGateway(harness, lambda_runtime=runtime).start()
+        try:
+            yield server
+        finally:
+            server.stop()
 
 
 @pytest.fixture

@@ -6,6 +6,12 @@ answered with the API's gateway-response envelope when that fails, and otherwise
 Gateway REST proxy event for ``functions.invoker.handler.handler``, whose agent is the scripted
 ``FakeAgent`` of ``tests.functions.invoker_fakes`` (a real botocore client). So the client under test
 speaks real HTTP to the real handler, and botocore's own parsers read the agent's bytes.
+
+``lambda_runtime`` set (``streaming_gateway``): the gateway behaves as a STREAM integration of the
+streaming invoker. Each event goes through a local Runtime API to the REAL runtime loop
+(``functions.invoker.runtime.serve``) and entry point (``functions.invoker.streaming.handler``); the
+prelude becomes the HTTP status and headers, and every chunk the function writes is forwarded to the
+client as one HTTP chunk the moment it arrives.
 """
 
 from __future__ import annotations
@@ -13,6 +19,7 @@ from __future__ import annotations
 import hmac
 import itertools
 import json
+import queue
 import re
 import threading
 from collections import deque
@@ -26,7 +33,10 @@ from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 
+from functions.invoker import streaming
+from functions.invoker.runtime import PRELUDE_DELIMITER, RuntimeApi, serve
 from tests.functions.invoker_fakes import Harness
+from tests.functions.runtime_api import FakeRuntimeApi
 
 ACCESS_KEY = "AKIDCLIENTTEST"
 SECRET_KEY = "client-test-secret-key/K7MDENG+bPxRfiCYEXAMPLE"
@@ -77,6 +87,7 @@ class FakeApiGateway:
     _idle: threading.Condition = field(default_factory=threading.Condition)
     _active: int = 0
     _thread: threading.Thread | None = None
+    lambda_runtime: FakeRuntimeApi | None = None
 
     @property
     def url(self) -> str:
@@ -146,7 +157,11 @@ class FakeApiGateway:
         if self.before is not None:
             self.before(received)
         request_id = f"apigw-req-{next(self._ids):04d}"
-        status, headers, payload = self._answer(received, http, request_id)
+        answer = self._answer(received, http, request_id)
+        if isinstance(answer, dict):
+            self._stream(http, received, request_id, answer)
+            return
+        status, headers, payload = answer
         received.status = status
         http.send_response(status)
         for name, value in {**headers, "x-amzn-RequestId": request_id}.items():
@@ -155,9 +170,46 @@ class FakeApiGateway:
         http.end_headers()
         http.wfile.write(payload)
 
+    def _stream(
+        self, http: BaseHTTPRequestHandler, received: Received, request_id: str, event: dict[str, Any]
+    ) -> None:
+        """Invoke the streaming function through the Runtime API; relay its answer chunk by chunk."""
+        runtime = self.lambda_runtime
+        assert runtime is not None
+        chunks: queue.Queue[bytes | None] = queue.Queue()
+        runtime.on_chunk = lambda _id, data: chunks.put(data)
+        runtime.on_end = lambda _id: chunks.put(None)
+        runtime.invoke(request_id, event)
+        function = threading.Thread(target=serve, args=(RuntimeApi(runtime.address), streaming.handler, 1))
+        function.start()
+        head = b""
+        while PRELUDE_DELIMITER not in head:
+            piece = chunks.get(timeout=30)
+            assert piece is not None, "the function ended its response without a prelude"
+            head += piece
+        metadata, _, rest = head.partition(PRELUDE_DELIMITER)
+        prelude = json.loads(metadata)
+        received.status = prelude["statusCode"]
+        http.send_response(prelude["statusCode"])
+        for name, value in {**prelude.get("headers", {}), "x-amzn-RequestId": request_id}.items():
+            http.send_header(name, value)
+        http.send_header("Transfer-Encoding", "chunked")
+        http.end_headers()
+        data: bytes | None = rest
+        while data is not None:
+            if data:
+                http.wfile.write(b"%x\r\n%s\r\n" % (len(data), data))
+                http.wfile.flush()
+            data = chunks.get(timeout=30)
+        http.wfile.write(b"0\r\n\r\n")
+        http.wfile.flush()
+        function.join(timeout=30)
+
     def _answer(
         self, received: Received, http: BaseHTTPRequestHandler, request_id: str
-    ) -> tuple[int, dict[str, str], bytes]:
+    ) -> tuple[int, dict[str, str], bytes] | dict[str, Any]:
+        """The gateway's own answer, or the handler's; a streaming gateway returns the event instead."""
+
         def envelope(status: int, code: str, message: str, headers: dict[str, str] | None = None) -> Any:
             body = {"error": {"code": code, "message": message, "requestId": request_id}}
             return status, {"Content-Type": "application/json", **(headers or {})}, json.dumps(body).encode()
@@ -204,6 +256,8 @@ class FakeApiGateway:
             "body": received.body.decode("utf-8") if received.body else None,
             "isBase64Encoded": False,
         }
+        if self.lambda_runtime is not None:
+            return event
         response = self.harness.call(event).raw
         return response["statusCode"], dict(response.get("headers") or {}), response["body"].encode("utf-8")
 

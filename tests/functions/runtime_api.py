@@ -55,6 +55,7 @@ class FakeRuntimeApi:
         self.errors: list[Posted] = []
         self.on_chunk: Callable[[str, bytes], None] = lambda request_id, data: None
         self.on_response_start: Callable[[StreamedAnswer], None] = lambda answer: None
+        self.on_end: Callable[[str], None] = lambda request_id: None
         api = self
 
         class Handler(http.server.BaseHTTPRequestHandler):
@@ -84,6 +85,7 @@ class FakeRuntimeApi:
                     api.on_response_start(answer)
                     self._read_chunks(answer)
                     answer.done.set()
+                    api.on_end(answer.request_id)
                 else:
                     length = int(self.headers.get("Content-Length", "0"))
                     api.errors.append(Posted(self.path, headers, self.rfile.read(length)))
