@@ -39,6 +39,8 @@ PROGRAM_TARGET_S = 1.0  # the program alone under mocks
 SUITE_TARGET_S = 60.0
 INVOKER_TARGET_RATIO = 1.3  # at 100 chunks
 PLAN_TARGET_RATIO = 2.0  # a step plan against a base (issue #9): at most twice one plain preview
+FIRST_BYTE_TARGET_S = 0.050  # agent's first chunk -> client's first byte, loopback
+STREAM_TARGET_RATIO = 1.3  # streaming renderer / bare loop, 100 chunks
 IMPORT_TARGET_S = 0.3
 ARCHIVE_TARGET_BYTES = 64 * 1024
 HANDLER_MODULES = ("functions.invoker.handler", "functions.action_group.handler")
@@ -174,6 +176,40 @@ def main(argv: Sequence[str] | None = None) -> int:
                 f"(+{fmt_seconds(statistics.median(result['overheads_s']))})",
             )
         )
+
+    progress("streaming: first byte over the loopback chain")
+    first = worker("stream-first-byte", "--requests", str(args.rounds))
+    raw["stream_first_byte"] = first
+    delay = summarize_iqr(first["delays_s"])
+    rows.append(
+        Row(
+            "streaming: agent's first chunk → client's first byte",
+            fmt_seconds(delay.median),
+            f"{fmt_seconds(delay.low)}{EN_DASH}{fmt_seconds(delay.high)} (IQR)",
+            str(delay.n),
+            f"≤ {fmt_seconds(FIRST_BYTE_TARGET_S)}",
+            PASS if delay.median <= FIRST_BYTE_TARGET_S else MISS,
+            f"loopback, real HTTP at each hop: client, API Gateway (STREAM), Runtime API, runtime loop, "
+            f"handler, botocore; {first['chunks']}-chunk answers",
+        )
+    )
+    progress(f"streaming renderer vs a bare loop, {args.rounds} rounds")
+    per = worker("stream-per-chunk", "--chunks", "100", "--rounds", str(args.rounds))
+    raw["stream_per_chunk"] = per
+    result = per["100"]
+    ratios = summarize_iqr(result["ratios"])
+    rows.append(
+        Row(
+            "streaming warm per request, 100 chunks: renderer / bare loop",
+            fmt_ratio(ratios.median),
+            f"{fmt_ratio(ratios.low)}{EN_DASH}{fmt_ratio(ratios.high)} (IQR)",
+            str(ratios.n),
+            f"≤ {fmt_ratio(STREAM_TARGET_RATIO)}",
+            PASS if ratios.median <= STREAM_TARGET_RATIO else MISS,
+            f"+{fmt_seconds(result['per_chunk_overhead_s'])} per chunk (NDJSON line, the handler, the "
+            "summary log line) over InvokeAgent's own parsing",
+        )
+    )
 
     progress(f"action-group handler vs the tool alone, {args.rounds} rounds")
     group = worker("action-group", "--rounds", str(args.rounds))["calculate"]

@@ -110,6 +110,11 @@ def main() -> None:
     invoker_task = tasks.add_parser("invoker")
     invoker_task.add_argument("--chunks", default="1,10,100")
     invoker_task.add_argument("--rounds", type=int, default=31)
+    first_task = tasks.add_parser("stream-first-byte")
+    first_task.add_argument("--requests", type=int, default=31)
+    chunk_task = tasks.add_parser("stream-per-chunk")
+    chunk_task.add_argument("--chunks", default="100")
+    chunk_task.add_argument("--rounds", type=int, default=31)
     group_task = tasks.add_parser("action-group")
     group_task.add_argument("--rounds", type=int, default=31)
     tasks.add_parser("archives")
@@ -126,6 +131,14 @@ def main() -> None:
         from bench.handlers import invoker
 
         result = invoker([int(n) for n in args.chunks.split(",")], args.rounds)
+    elif args.task == "stream-first-byte":
+        from bench.streaming import first_byte
+
+        result = first_byte(args.requests)
+    elif args.task == "stream-per-chunk":
+        from bench.streaming import per_chunk
+
+        result = per_chunk([int(n) for n in args.chunks.split(",")], args.rounds)
     elif args.task == "action-group":
         from bench.handlers import action_group
 

@@ -88,6 +88,7 @@ class FakeApiGateway:
     _active: int = 0
     _thread: threading.Thread | None = None
     lambda_runtime: FakeRuntimeApi | None = None
+    _relays: dict[str, queue.Queue[bytes | None]] = field(default_factory=dict)
 
     @property
     def url(self) -> str:
@@ -177,8 +178,10 @@ class FakeApiGateway:
         runtime = self.lambda_runtime
         assert runtime is not None
         chunks: queue.Queue[bytes | None] = queue.Queue()
-        runtime.on_chunk = lambda _id, data: chunks.put(data)
-        runtime.on_end = lambda _id: chunks.put(None)
+        # Keyed by request id: the previous answer may still be closing when this one starts.
+        self._relays[request_id] = chunks
+        runtime.on_chunk = lambda rid, data: self._relays[rid].put(data)
+        runtime.on_end = lambda rid: self._relays.pop(rid).put(None)
         runtime.invoke(request_id, event)
         function = threading.Thread(target=serve, args=(RuntimeApi(runtime.address), streaming.handler, 1))
         function.start()
