@@ -17,7 +17,7 @@ from components.api import ChatApi, ChatApiArgs
 from components.config import load_config
 from components.context import AwsContext
 from components.endpoints import InterfaceEndpoints, InterfaceEndpointsArgs
-from components.function import VpcFunction, VpcFunctionArgs
+from components.function import VpcFunction, VpcFunctionArgs, VpcFunctionRoleArgs
 from components.function_schema import DEFAULT_MAX_FUNCTIONS, function_schema, function_schema_for_resolver
 from components.logs import LogsKey, LogsKeyArgs
 from components.naming import Naming
@@ -40,6 +40,15 @@ logs_key = LogsKey(
     ),
 )
 
+# The functions' roles and ENI grants come before the network, which depends on the grants: on
+# destroy, Lambda removes a deleted function's network interfaces with its role, so the grants must
+# outlive the subnets and the security group (see VpcFunction).
+VPC_FUNCTIONS = ("action-group", "invoker")
+function_roles = {
+    role: VpcFunction(role, VpcFunctionRoleArgs(context=context, function_name=naming.function_name(role)))
+    for role in VPC_FUNCTIONS
+}
+
 network = PrivateNetwork(
     "network",
     PrivateNetworkArgs(
@@ -54,14 +63,14 @@ network = PrivateNetwork(
         log_retention_days=config.log_retention_days,
         log_kms_key_arn=logs_key.arn,
         protect_stateful=config.protect_stateful_resources,
+        outlived_by=[function.vpc_access for function in function_roles.values()],
     ),
 )
 
 
 def vpc_function(role: str, description: str, **extra: Any) -> VpcFunction:
-    """A function of this stack in the private subnets, with the stack's logging and layer."""
-    return VpcFunction(
-        role,
+    """One of VPC_FUNCTIONS, deployed in the private subnets with the stack's logging and layer."""
+    return function_roles[role].deploy(
         VpcFunctionArgs(
             context=context,
             function_name=naming.function_name(role),

@@ -1,7 +1,8 @@
 """A Python Lambda function that lives in the private subnets.
 
-- Its own role: the ENI actions AWS documents for VPC functions, writing to its own log group, X-Ray,
-  plus whatever narrowly scoped statements the caller adds (e.g. InvokeAgent on one alias).
+- Its own role: the ENI actions AWS documents for VPC functions (a grant of their own, which outlives
+  the network on destroy: see VpcFunction), writing to its own log group, X-Ray, plus whatever
+  narrowly scoped statements the caller adds (e.g. InvokeAgent on this agent's aliases).
 - An explicit `/aws/lambda/<function>` log group with retention and the stack's KMS key, created
   before the function and wired through the function's logging config.
 - Code packaged from `functions/<name>/` keeping the package path, so the handler is
@@ -78,8 +79,27 @@ class VpcFunctionArgs:
     executables: Sequence[str] = ()
 
 
+@dataclass
+class VpcFunctionRoleArgs:
+    context: AwsContext
+    function_name: str  # physical name of the function the role executes
+
+
 class VpcFunction(pulumi.ComponentResource):
+    """A Lambda function in the private subnets, built in two steps because of `pulumi destroy`.
+
+    Lambda deletes a function's VPC network interfaces asynchronously, after the function is gone,
+    acting with the function's execution role; the subnets and the security group cannot be deleted
+    (DependencyViolation, or the provider waits) until those interfaces are. So the ENI grant must
+    outlive them. The engine deletes dependents before their dependencies, so the constructor
+    registers the role and its ENI grant (`vpc_access`) *before* the network, the network's subnets
+    and security group depend on `vpc_access` (PrivateNetworkArgs.outlived_by), and `deploy` adds
+    the log group, the remaining permissions and the function once the network exists. On destroy:
+    function, then subnets and group, then the grant, then the role.
+    """
+
     role: aws.iam.Role
+    vpc_access: aws.iam.RolePolicy
     log_group: aws.cloudwatch.LogGroup
     function: aws.lambda_.Function
     function_name: pulumi.Output[str]
@@ -90,12 +110,33 @@ class VpcFunction(pulumi.ComponentResource):
     log_group_name: pulumi.Output[str]
 
     def __init__(
-        self, name: str, args: VpcFunctionArgs, opts: Optional[pulumi.ResourceOptions] = None
+        self, name: str, args: VpcFunctionRoleArgs, opts: Optional[pulumi.ResourceOptions] = None
     ) -> None:
         super().__init__("bedrock-vpc-agent:index:VpcFunction", name, None, opts)
         self._name = name
-        self._args = args
+        self._function_name = args.function_name
+        self.role = aws.iam.Role(
+            f"{name}-role",
+            description=f"Execution role of {args.function_name}",
+            assume_role_policy=pulumi.Output.json_dumps(lambda_trust_policy(args.context)),
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        self.vpc_access = aws.iam.RolePolicy(
+            f"{name}-vpc-access",
+            role=self.role.id,
+            policy=pulumi.Output.json_dumps(vpc_access_policy()),
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        self.role_arn = self.role.arn
 
+    def deploy(self, args: VpcFunctionArgs) -> VpcFunction:
+        """Create the log group, the permissions and the function (after the network exists)."""
+        if args.function_name != self._function_name:
+            raise ValueError(
+                f"{self._name}: the role was made for {self._function_name}, not {args.function_name}"
+            )
+        self._args = args
+        name = self._name
         self.log_group = create_log_group(
             f"{name}-logs",
             log_group_name=args.log_group_name,
@@ -103,12 +144,6 @@ class VpcFunction(pulumi.ComponentResource):
             kms_key_arn=args.log_kms_key_arn,
             protect=args.protect_stateful,
             parent=self,
-        )
-        self.role = aws.iam.Role(
-            f"{name}-role",
-            description=f"Execution role of {args.function_name}",
-            assume_role_policy=pulumi.Output.json_dumps(lambda_trust_policy(args.context)),
-            opts=pulumi.ResourceOptions(parent=self),
         )
         role_policy = aws.iam.RolePolicy(
             f"{name}-permissions",
@@ -125,7 +160,6 @@ class VpcFunction(pulumi.ComponentResource):
         self.invoke_arn = self.function.invoke_arn
         # .../2021-11-15/functions/<arn>/response-streaming-invocations: InvokeWithResponseStream.
         self.response_streaming_invoke_arn = self.function.response_streaming_invoke_arn
-        self.role_arn = self.role.arn
         self.log_group_name = self.log_group.name
         self.register_outputs(
             {
@@ -135,6 +169,7 @@ class VpcFunction(pulumi.ComponentResource):
                 "log_group_name": self.log_group_name,
             }
         )
+        return self
 
     def _create_function(self, role_policy: aws.iam.RolePolicy) -> aws.lambda_.Function:
         args = self._args
@@ -173,7 +208,9 @@ class VpcFunction(pulumi.ComponentResource):
             },
             # The role must be able to create ENIs and the log group must exist before Lambda
             # validates the VPC config and writes its first line.
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[role_policy, self.log_group]),
+            opts=pulumi.ResourceOptions(
+                parent=self, depends_on=[self.vpc_access, role_policy, self.log_group]
+            ),
         )
 
 
@@ -190,11 +227,20 @@ def lambda_trust_policy(context: AwsContext) -> dict[str, Any]:
     }
 
 
+def vpc_access_policy() -> dict[str, Any]:
+    """The ENI actions Lambda uses, with the function's role, to attach it to and detach it from the VPC."""
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            {"Sid": "AttachToTheVpc", "Effect": "Allow", "Action": VPC_ENI_ACTIONS, "Resource": "*"}
+        ],
+    }
+
+
 def execution_policy(log_group_arn: pulumi.Input[str], extra: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
     return {
         "Version": "2012-10-17",
         "Statement": [
-            {"Sid": "AttachToTheVpc", "Effect": "Allow", "Action": VPC_ENI_ACTIONS, "Resource": "*"},
             {
                 "Sid": "WriteOwnLogs",
                 "Effect": "Allow",

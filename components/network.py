@@ -42,6 +42,10 @@ class PrivateNetworkArgs:
     log_retention_days: int
     log_kms_key_arn: pulumi.Input[str]
     protect_stateful: bool = False
+    # Resources that must outlive the subnets and the shared security group on destroy: the functions'
+    # ENI grants (VpcFunction.vpc_access). Subnets and group depend on them, so the engine deletes the
+    # subnets and group first.
+    outlived_by: Sequence[pulumi.Resource] = ()
 
 
 class PrivateNetwork(pulumi.ComponentResource):
@@ -97,7 +101,7 @@ class PrivateNetwork(pulumi.ComponentResource):
             availability_zone=spec.availability_zone,
             map_public_ip_on_launch=False,
             tags={"Name": f"{self._name}-{role}", "Tier": "private"},
-            opts=self._child(),
+            opts=self._child(depends_on=list(self._args.outlived_by)),
         )
         # Its own route table with no routes: only the implicit local route, so traffic cannot leave
         # the VPC except through the interface endpoints (which are in the VPC).
@@ -132,7 +136,7 @@ class PrivateNetwork(pulumi.ComponentResource):
             description="Lambdas and interface endpoints: HTTPS among themselves only",
             tags={"Name": f"{self._name}-shared"},
             # Rules are separate resources below; never inline rules here (the two fight each other).
-            opts=self._child(),
+            opts=self._child(depends_on=list(self._args.outlived_by)),
         )
         # Both directions reference the group itself: members talk HTTPS to members, and nothing else.
         rules: list[

@@ -102,7 +102,12 @@ def test_invoker_may_only_invoke_the_live_alias(dev: ProgramRun) -> None:
 
 
 def test_only_vpc_and_tracing_actions_use_a_wildcard_resource(dev: ProgramRun) -> None:
-    for policy in ("invoker-permissions", "action-group-permissions"):
+    for policy in (
+        "invoker-permissions",
+        "action-group-permissions",
+        "invoker-vpc-access",
+        "action-group-vpc-access",
+    ):
         for statement in statements(dev, policy):
             if statement["Resource"] == "*":
                 assert all(a.startswith(("ec2:", "xray:")) for a in statement["Action"]), statement
