@@ -243,16 +243,20 @@ ACCESS_LOG_FORMAT = json.dumps(dict(ACCESS_LOG_FIELDS), separators=(",", ":"))
 EXECUTION_LOGGING_LEVEL = "OFF"
 
 # The CloudWatch role is the account's (per region): every REST API of the account in this region logs
-# with it, so its policy covers this account's log groups in this region, not only this stack's, and
-# grants only the writes (and the describes API Gateway uses to find groups and streams). The AWS
-# managed policy (AmazonAPIGatewayPushToCloudWatchLogs) grants the same writes plus reads
-# (GetLogEvents, FilterLogEvents) on every log group of every region.
+# with it. Its trust and permissions follow what AWS documents for it ("Permissions for CloudWatch
+# logging", API Gateway developer guide, set-up-logging.html: a role API Gateway can assume, with the
+# AmazonAPIGatewayPushToCloudWatchLogs actions), because UpdateAccount validates the role when it is
+# set: the trust has no aws:SourceAccount condition (not in the documented form), and the actions are
+# the managed policy's seven, scoped to this account's log groups in this region (the managed policy
+# uses "*").
 LOGGING_ROLE_ACTIONS = [
     "logs:CreateLogGroup",
     "logs:CreateLogStream",
     "logs:DescribeLogGroups",
     "logs:DescribeLogStreams",
     "logs:PutLogEvents",
+    "logs:GetLogEvents",
+    "logs:FilterLogEvents",
 ]
 
 
@@ -477,7 +481,17 @@ class ChatApi(pulumi.ComponentResource):
         )
 
     def _create_account_logging_role(self) -> aws.apigateway.Account:
+        """The account's API Gateway CloudWatch role: set by this stack, never taken away by it.
+
+        It is one setting per account and region, shared by every stack there (dev and prod in one
+        account included). Deleting aws.apigateway.Account resets it (pulumi-aws 7 follows the Terraform
+        provider v6, which removed `reset_on_delete` and always resets: terraform-provider-aws #42226),
+        and deleting the role breaks the setting for every other API. So all three are
+        `retain_on_delete`: `pulumi destroy` of any stack leaves the setting and its role working for
+        the others (README, "API Gateway's account logging role", says how to remove them at the end).
+        """
         context = self._args.context
+        retained = self._child(retain_on_delete=True)
         role = aws.iam.Role(
             f"{self._name}-cloudwatch-role",
             description=(
@@ -485,19 +499,18 @@ class ChatApi(pulumi.ComponentResource):
                 "CloudWatch Logs"
             ),
             assume_role_policy=pulumi.Output.json_dumps(api_gateway_trust_policy(context)),
-            opts=self._child(),
+            opts=retained,
         )
         policy = aws.iam.RolePolicy(
             f"{self._name}-cloudwatch-delivery",
             role=role.id,
             policy=pulumi.Output.json_dumps(api_gateway_logging_policy(context)),
-            opts=self._child(),
+            opts=retained,
         )
-        # One setting per account and region: turn apiManageAccountLoggingRole off in every stack but one.
         return aws.apigateway.Account(
             f"{self._name}-account",
             cloudwatch_role_arn=role.arn,
-            opts=self._child(depends_on=[policy]),
+            opts=self._child(depends_on=[policy], retain_on_delete=True),
         )
 
     def _create_method_settings(self) -> None:
@@ -570,7 +583,8 @@ def api_definition_hash(definition: Mapping[str, Any]) -> str:
 
 
 def api_gateway_trust_policy(context: AwsContext) -> dict[str, Any]:
-    """Only API Gateway, acting for this account, may assume the logging role."""
+    """API Gateway may assume the logging role: the trust AWS documents for it, with no condition
+    (UpdateAccount checks that API Gateway can assume the role)."""
     return {
         "Version": "2012-10-17",
         "Statement": [
@@ -578,7 +592,6 @@ def api_gateway_trust_policy(context: AwsContext) -> dict[str, Any]:
                 "Effect": "Allow",
                 "Principal": {"Service": context.service_principal("apigateway")},
                 "Action": "sts:AssumeRole",
-                "Condition": {"StringEquals": {"aws:SourceAccount": context.account_id}},
             }
         ],
     }

@@ -421,25 +421,27 @@ def test_request_model_leaves_what_json_schema_cannot_express_to_the_invoker(dev
         assert "inputText" in error.value.message
 
 
-def test_account_logging_role_trusts_api_gateway_of_this_account_and_writes_logs_only(
-    dev: ProgramRun,
-) -> None:
+def test_account_logging_role_has_the_documented_trust_and_actions(dev: ProgramRun) -> None:
     role = dev.one(ROLE, "api-cloudwatch-role")
     assert "managedPolicyArns" not in role.inputs
     assert not dev.of_type("aws:iam/rolePolicyAttachment:RolePolicyAttachment")
     (trust,) = policy_document(role.inputs["assumeRolePolicy"])["Statement"]
     assert trust["Principal"] == {"Service": "apigateway.amazonaws.com"}
     assert trust["Action"] == "sts:AssumeRole"
-    assert trust["Condition"] == {"StringEquals": {"aws:SourceAccount": MOCK_ACCOUNT_ID}}
+    # The documented trust has no condition; UpdateAccount checks that API Gateway can assume it.
+    assert "Condition" not in trust
     policy = dev.one(ROLE_POLICY, "api-cloudwatch-delivery")
     assert policy.inputs["role"] == role.outputs["id"]
     (statement,) = policy_document(policy.inputs["policy"])["Statement"]
     assert statement["Effect"] == "Allow"
+    # AmazonAPIGatewayPushToCloudWatchLogs's actions (AWS managed policy reference, v1).
     assert sorted(statement["Action"]) == [
         "logs:CreateLogGroup",
         "logs:CreateLogStream",
         "logs:DescribeLogGroups",
         "logs:DescribeLogStreams",
+        "logs:FilterLogEvents",
+        "logs:GetLogEvents",
         "logs:PutLogEvents",
     ]
     prefix = f"arn:aws:logs:us-east-1:{MOCK_ACCOUNT_ID}:log-group:"
