@@ -33,6 +33,9 @@ class ToolGroup:
     function_arn: Optional[pulumi.Input[str]] = None
     # A stable identity of the executor for definition hashes (the ARN is only known later).
     executor_key: str = "RETURN_CONTROL"
+    # False: the first step of removing the group (it stays, disabled, for one deployment; README,
+    # "Changing the agent").
+    enabled: bool = True
 
 
 @dataclass

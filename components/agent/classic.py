@@ -18,6 +18,27 @@ DRAFT into a new version for it, the invoker's environment and IAM policy move t
 id/ARN, and only then is the old alias deleted (create-before-delete, which the unique name
 permits). Lambda code changes need no new version: versions reference the function by its
 unqualified ARN.
+
+Order on a real deploy (the mocks see none of it; tests/program/test_deploy_order.py reads it from the
+registered dependencies):
+
+- The role's permissions are in force before CreateAgent/UpdateAgent/PrepareAgent, which check them
+  synchronously ("Ensure Agent role has valid permissions to use the inference profile",
+  terraform-provider-aws #42847, aws-cdk #35120; the provider does not retry). The grant is a
+  RolePolicy replaced create-before-delete whenever it changes (a model change writes a new policy and
+  deletes the old one at the end of the deployment, after the alias moved, so the live version keeps
+  its model meanwhile); a time.Sleep triggered by that policy waits for IAM to propagate; the agent
+  depends on the Sleep, and the action groups (which prepare the agent) on the agent. So on the first
+  deploy and on a model change the engine runs: grant, wait, agent, action groups, alias.
+- Action groups are created and updated one at a time (each depends on the previous one): each of them
+  prepares the agent, and a second PrepareAgent while one is running fails with "Prepare operation
+  can't be performed on Agent when it is in Preparing state" (terraform-provider-aws #42845).
+- Removing an action group takes two deployments, because Pulumi deletes at the end of a deployment
+  (pulumi/pulumi#9979): a replacement alias would snapshot a DRAFT still holding the group. First
+  mark it `enabled=False` (ToolGroup): the group is DISABLED, the definition hash (which counts
+  enabled groups only) changes and the new alias's version no longer offers the tool; then remove it:
+  the hash is unchanged, so no alias is replaced and the group is deleted at the end. README, "Changing
+  the agent".
 """
 
 from __future__ import annotations
@@ -30,6 +51,7 @@ from typing import TYPE_CHECKING, Any, Optional
 
 import pulumi
 import pulumi_aws as aws
+import pulumiverse_time as time
 
 from components.agent.base import AgentArgs, ToolGroup
 from components.config import AGENT_ENDPOINT_SERVICES, AgentSettings
@@ -40,6 +62,12 @@ if TYPE_CHECKING:
     from pulumi_aws.bedrock import AgentAgentActionGroupFunctionSchemaArgsDict
 
 MODEL_ACTIONS = ["bedrock:InvokeModel", "bedrock:InvokeModelWithResponseStream"]
+# The test alias: it always serves the mutable DRAFT, so nothing may invoke it (the pack forbids it too).
+DRAFT_ALIAS_ID = "TSTALIASID"
+# How long IAM takes to make a new or changed role policy visible to Bedrock's synchronous check: AWS
+# documents IAM as eventually consistent without a bound; the failures above succeed on a retry seconds
+# later.
+IAM_PROPAGATION_WAIT = "20s"
 
 
 @dataclass
@@ -52,6 +80,8 @@ class ActionGroupSpec:
     function_arn: Optional[pulumi.Input[str]] = None
     # A stable identity of the executor for the definition hash (the ARN is only known later).
     executor_key: str = "RETURN_CONTROL"
+    # False: the group stays, DISABLED, and leaves the definition hash (the first step of removing it).
+    enabled: bool = True
 
 
 def action_group_spec(group: ToolGroup) -> ActionGroupSpec:
@@ -62,6 +92,7 @@ def action_group_spec(group: ToolGroup) -> ActionGroupSpec:
         function_schema=pulumi_aws_function_schema(group.functions),
         function_arn=group.function_arn,
         executor_key=group.executor_key,
+        enabled=group.enabled,
     )
 
 
@@ -69,7 +100,7 @@ def action_group_spec(group: ToolGroup) -> ActionGroupSpec:
 class ModelAccess:
     """What the agent role may invoke: the configured model, resolved to ARNs."""
 
-    model_arns: tuple[str, ...]  # foundation models (for a profile: in each of the profile's regions)
+    model_arns: tuple[str, ...]  # foundation models; for a profile, in every region (see below)
     inference_profile_arn: Optional[str] = None
 
 
@@ -96,7 +127,7 @@ class BedrockAgent(pulumi.ComponentResource):
         action_groups = [action_group_spec(group) for group in args.tool_groups]
         access = resolve_model_access(args.context, args.settings)
 
-        self.role, role_policy = self._create_role(access)
+        self.role, permissions_in_force = self._create_role(access)
         # What a version freezes goes to the resources and into the hash from the same dicts.
         frozen_agent = agent_version_inputs(
             args.settings, f"{pulumi.get_project()} agent ({pulumi.get_stack()})"
@@ -107,12 +138,13 @@ class BedrockAgent(pulumi.ComponentResource):
             agent_resource_role_arn=self.role.arn,
             prepare_agent=True,
             **frozen_agent,
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[role_policy]),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[permissions_in_force]),
         )
-        groups = [self._create_action_group(spec) for spec in action_groups]
-        self.definition_hash = definition_hash(
-            frozen_agent, [action_group_version_inputs(spec, hashable=True) for spec in action_groups]
-        )
+        groups: list[aws.bedrock.AgentAgentActionGroup] = []
+        for spec in action_groups:
+            # One at a time: each group's create/update prepares the agent.
+            groups.append(self._create_action_group(spec, after=groups[-1:]))
+        self.definition_hash = version_hash(frozen_agent, action_groups)
         self.alias = aws.bedrock.AgentAgentAlias(
             f"{name}-alias",
             agent_id=self.agent.agent_id,
@@ -148,13 +180,14 @@ class BedrockAgent(pulumi.ComponentResource):
 
     @property
     def invoker_statements(self) -> Sequence[Mapping[str, Any]]:
-        return [self._invoke_alias_statement()]
+        return list(self._invoke_alias_statements())
 
     def endpoint_policy(self, invoker_role_arn: pulumi.Input[str]) -> dict[str, Any]:
-        """The agent endpoint carries only the invoker's InvokeAgent on the live alias."""
+        """Only the invoker's InvokeAgent on this agent's aliases, never on its draft alias."""
+        allow, deny = self._invoke_alias_statements()
         return {
             "Version": "2012-10-17",
-            "Statement": [{**self._invoke_alias_statement(), "Principal": {"AWS": invoker_role_arn}}],
+            "Statement": [{**allow, "Principal": {"AWS": invoker_role_arn}}, {**deny, "Principal": "*"}],
         }
 
     @property
@@ -166,15 +199,40 @@ class BedrockAgent(pulumi.ComponentResource):
             "agentDefinitionHash": self.definition_hash,
         }
 
-    def _invoke_alias_statement(self) -> dict[str, Any]:
-        return {
-            "Sid": "InvokeTheLiveAliasOnly",
-            "Effect": "Allow",
-            "Action": "bedrock:InvokeAgent",
-            "Resource": self.alias_arn,
-        }
+    def _invoke_alias_statements(self) -> tuple[dict[str, Any], dict[str, Any]]:
+        """InvokeAgent on any alias of this agent, and never on its draft alias.
 
-    def _create_role(self, access: ModelAccess) -> tuple[aws.iam.Role, aws.iam.RolePolicy]:
+        Not the live alias's ARN: it changes with every definition change, and the invoker's policy,
+        the endpoint policy and the function's AGENT_ALIAS_ID would then change independently (tens of
+        seconds of AccessDenied while one has moved and the other not). Every alias of this agent is
+        one the program made (`live-<hash>`); the draft alias TSTALIASID is denied explicitly.
+        """
+        aliases = pulumi.Output.concat(self._args.context.arn("bedrock", "agent-alias/"), self.agent_id)
+        return (
+            {
+                "Sid": "InvokeThisAgentsAliases",
+                "Effect": "Allow",
+                "Action": "bedrock:InvokeAgent",
+                "Resource": pulumi.Output.concat(aliases, "/*"),
+            },
+            {
+                "Sid": "NeverTheDraftAlias",
+                "Effect": "Deny",
+                "Action": "bedrock:InvokeAgent",
+                "Resource": pulumi.Output.concat(aliases, f"/{DRAFT_ALIAS_ID}"),
+            },
+        )
+
+    def _guardrail(self) -> list[aws.bedrock.AgentAgentGuardrailConfigurationArgsDict] | None:
+        settings = self._args.settings
+        if settings.guardrail_id is None or settings.guardrail_version is None:
+            return None
+        return [
+            {"guardrail_identifier": settings.guardrail_id, "guardrail_version": settings.guardrail_version}
+        ]
+
+    def _create_role(self, access: ModelAccess) -> tuple[aws.iam.Role, time.Sleep]:
+        """The agent's role, its permissions, and the wait after which they are in force."""
         context = self._args.context
         role = aws.iam.Role(
             f"{self._name}-role",
@@ -182,38 +240,56 @@ class BedrockAgent(pulumi.ComponentResource):
             assume_role_policy=pulumi.Output.json_dumps(agent_trust_policy(context)),
             opts=pulumi.ResourceOptions(parent=self),
         )
+        document = pulumi.Output.json_dumps(agent_role_policy(context, self._args.settings, access))
+        # Replaced, not updated, when it changes: the new policy (a new auto-generated name) is written
+        # first and the old one deleted at the end of the deployment, after the alias moved.
         policy = aws.iam.RolePolicy(
             f"{self._name}-model-access",
             role=role.id,
-            policy=pulumi.Output.json_dumps(agent_role_policy(context, self._args.settings, access)),
-            opts=pulumi.ResourceOptions(parent=self),
+            policy=document,
+            opts=pulumi.ResourceOptions(parent=self, replace_on_changes=["policy"]),
         )
-        return role, policy
+        # Runs again (replaced) whenever the role or its policy changes: its triggers force replacement.
+        wait = time.Sleep(
+            f"{self._name}-permissions-propagation",
+            create_duration=IAM_PROPAGATION_WAIT,
+            triggers={"role": role.arn, "policy": document},
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[policy]),
+        )
+        return role, wait
 
-    def _create_action_group(self, spec: ActionGroupSpec) -> aws.bedrock.AgentAgentActionGroup:
+    def _create_action_group(
+        self, spec: ActionGroupSpec, after: Sequence[pulumi.Resource]
+    ) -> aws.bedrock.AgentAgentActionGroup:
+        """The group, created after `after` (the previous group) and after its executor may be invoked."""
         role = spec.name.replace("_", "-")
-        group = aws.bedrock.AgentAgentActionGroup(
+        invoke_permission = (
+            [
+                # Only this agent, in this account, may invoke the action-group function.
+                aws.lambda_.Permission(
+                    f"{self._name}-{role}-invoke",
+                    action="lambda:InvokeFunction",
+                    function=spec.function_arn,
+                    principal=self._args.context.service_principal("bedrock"),
+                    source_arn=self.agent.agent_arn,
+                    source_account=self._args.context.account_id,
+                    opts=pulumi.ResourceOptions(parent=self),
+                )
+            ]
+            if spec.function_arn is not None
+            else []
+        )
+        return aws.bedrock.AgentAgentActionGroup(
             f"{self._name}-{role}",
             agent_id=self.agent.agent_id,
             agent_version="DRAFT",
             **action_group_version_inputs(spec),
             prepare_agent=True,
-            # The agent is being updated in the same deployment; don't fail on "in use".
+            # Only read on delete (DeleteAgentActionGroup's skipResourceInUseCheck): lets a removed
+            # group be deleted while the agent's DRAFT still lists it.
             skip_resource_in_use_check=True,
-            opts=pulumi.ResourceOptions(parent=self),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[*after, *invoke_permission]),
         )
-        if spec.function_arn is not None:
-            # Only this agent, in this account, may invoke the action-group function.
-            aws.lambda_.Permission(
-                f"{self._name}-{role}-invoke",
-                action="lambda:InvokeFunction",
-                function=spec.function_arn,
-                principal=self._args.context.service_principal("bedrock"),
-                source_arn=self.agent.agent_arn,
-                source_account=self._args.context.account_id,
-                opts=pulumi.ResourceOptions(parent=self),
-            )
-        return group
 
 
 def guardrail_configurations(
@@ -254,11 +330,22 @@ def action_group_version_inputs(spec: ActionGroupSpec, *, hashable: bool = False
         "action_group_name": spec.name,
         "description": spec.description,
         "action_group_executor": {"executor_key": spec.executor_key} if hashable else executor,
-        "action_group_state": None,  # ENABLED
+        # None is ENABLED (the provider's default); DISABLED is the first step of removing a group.
+        "action_group_state": None if spec.enabled else "DISABLED",
         "function_schema": spec.function_schema,
         "api_schema": None,
         "parent_action_group_signature": None,
     }
+
+
+def version_hash(agent_inputs: Mapping[str, Any], action_groups: Sequence[ActionGroupSpec]) -> str:
+    """The definition hash of the agent with these groups. A disabled group is on its way out: it
+    leaves the hash when it is disabled (the alias moves to a version without the tool), so deleting it
+    afterwards changes nothing a version holds and replaces no alias."""
+    return definition_hash(
+        agent_inputs,
+        [action_group_version_inputs(spec, hashable=True) for spec in action_groups if spec.enabled],
+    )
 
 
 def definition_hash(agent_inputs: Mapping[str, Any], action_groups: Sequence[Mapping[str, Any]]) -> str:
@@ -271,10 +358,14 @@ def definition_hash(agent_inputs: Mapping[str, Any], action_groups: Sequence[Map
 def resolve_model_access(context: AwsContext, settings: AgentSettings) -> ModelAccess:
     """The ARNs the agent role may invoke for `model`.
 
-    A foundation model id or ARN is one ARN in this region. An inference profile (system profiles
-    like `us.anthropic…`, or their ARN) routes to the same model in several regions: the role needs
-    the profile plus the foundation model in each region the profile lists, which the provider's
-    GetInferenceProfile returns (no region list is hard-coded here).
+    A foundation model id or ARN is one ARN in this region. An inference profile (system profiles like
+    `us.anthropic…`, or an ARN) routes to the same model in the profile's destination regions, which AWS
+    extends over time; the role gets the forms AWS documents for cross-Region inference (Bedrock user
+    guide, "Prerequisites for inference profiles" and "Geographic/Global cross-Region inference"): the
+    profile's ARN, and the foundation model in any region (`arn:aws:bedrock:*::foundation-model/<id>`,
+    which also matches the region-less ARN global profiles route to), usable only through that profile
+    (condition bedrock:InferenceProfileArn). The model ids come from the provider's GetInferenceProfile;
+    no region list is frozen into the policy.
     """
     model = settings.foundation_model
     if ":foundation-model/" in model:
@@ -283,10 +374,15 @@ def resolve_model_access(context: AwsContext, settings: AgentSettings) -> ModelA
     if not is_profile:
         return ModelAccess(model_arns=(context.arn("bedrock", f"foundation-model/{model}", account=""),))
     profile = aws.bedrock.get_inference_profile(inference_profile_id=model)
-    model_arns = tuple(sorted({item.model_arn for item in profile.models if item.model_arn}))
-    if not model_arns:
+    model_ids = sorted({item.model_arn.rsplit("/", 1)[-1] for item in profile.models if item.model_arn})
+    if not model_ids:
         raise pulumi.RunError(f"Inference profile {model} lists no models; check agentFoundationModel.")
-    return ModelAccess(model_arns=model_arns, inference_profile_arn=profile.inference_profile_arn)
+    return ModelAccess(
+        model_arns=tuple(
+            context.arn("bedrock", f"foundation-model/{mid}", region="*", account="") for mid in model_ids
+        ),
+        inference_profile_arn=profile.inference_profile_arn,
+    )
 
 
 def agent_trust_policy(context: AwsContext) -> dict[str, Any]:
@@ -308,17 +404,32 @@ def agent_trust_policy(context: AwsContext) -> dict[str, Any]:
 
 
 def agent_role_policy(context: AwsContext, settings: AgentSettings, access: ModelAccess) -> dict[str, Any]:
-    statements: list[dict[str, Any]] = [
-        {
-            "Sid": "InvokeTheConfiguredModel",
-            "Effect": "Allow",
-            "Action": MODEL_ACTIONS,
-            "Resource": [
-                *access.model_arns,
-                *([access.inference_profile_arn] if access.inference_profile_arn else []),
-            ],
-        }
-    ]
+    statements: list[dict[str, Any]]
+    if access.inference_profile_arn is None:
+        statements = [
+            {
+                "Sid": "InvokeTheConfiguredModel",
+                "Effect": "Allow",
+                "Action": MODEL_ACTIONS,
+                "Resource": list(access.model_arns),
+            }
+        ]
+    else:
+        statements = [
+            {
+                "Sid": "InvokeTheInferenceProfile",
+                "Effect": "Allow",
+                "Action": MODEL_ACTIONS,
+                "Resource": access.inference_profile_arn,
+            },
+            {
+                "Sid": "InvokeItsModelInAnyDestinationRegion",
+                "Effect": "Allow",
+                "Action": MODEL_ACTIONS,
+                "Resource": list(access.model_arns),
+                "Condition": {"StringEquals": {"bedrock:InferenceProfileArn": access.inference_profile_arn}},
+            },
+        ]
     if access.inference_profile_arn:
         statements.append(
             {

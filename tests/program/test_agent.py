@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import zipfile
 from typing import Any
 
@@ -79,21 +80,35 @@ def test_client_tools_are_returned_to_the_caller_with_their_generated_schema(dev
     assert dev.one(ACTION_GROUP, "agent-client-tools").urn in dev.one(ALIAS).dependencies
 
 
-def test_invoker_may_only_invoke_the_live_alias(dev: ProgramRun) -> None:
+def this_agents_aliases(run: ProgramRun) -> list[dict[str, Any]]:
+    """InvokeAgent on every alias of this agent (stable across alias moves), never the draft alias."""
+    agent_id = run.one(AGENT).outputs["agentId"]
+    aliases = f"arn:aws:bedrock:us-east-1:{MOCK_ACCOUNT_ID}:agent-alias/{agent_id}"
+    return [
+        {
+            "Sid": "InvokeThisAgentsAliases",
+            "Effect": "Allow",
+            "Action": "bedrock:InvokeAgent",
+            "Resource": f"{aliases}/*",
+        },
+        {
+            "Sid": "NeverTheDraftAlias",
+            "Effect": "Deny",
+            "Action": "bedrock:InvokeAgent",
+            "Resource": f"{aliases}/TSTALIASID",
+        },
+    ]
+
+
+def test_invoker_may_invoke_this_agents_aliases_but_never_the_draft(dev: ProgramRun) -> None:
     alias_arn = dev.one(ALIAS).outputs["agentAliasArn"]
     bedrock = [
         s
         for s in statements(dev, "invoker-permissions")
         if any(action.startswith("bedrock:") for action in as_list(s["Action"]))
     ]
-    assert bedrock == [
-        {
-            "Sid": "InvokeTheLiveAliasOnly",
-            "Effect": "Allow",
-            "Action": "bedrock:InvokeAgent",
-            "Resource": alias_arn,
-        }
-    ]
+    assert bedrock == this_agents_aliases(dev)
+    assert alias_arn.startswith(bedrock[0]["Resource"][:-1])  # the live alias is one of them
     assert "/TSTALIASID" not in alias_arn
     env = dev.one(FUNCTION, "invoker-function").inputs["environment"]["variables"]
     assert env["AGENT_ID"] == dev.one(AGENT).outputs["agentId"]
@@ -112,9 +127,11 @@ def test_only_vpc_and_tracing_actions_use_a_wildcard_resource(dev: ProgramRun) -
             if statement["Resource"] == "*":
                 assert all(a.startswith(("ec2:", "xray:")) for a in statement["Action"]), statement
             else:
+                # Wildcards only for log streams and for the aliases of this one agent.
                 assert all(
-                    "*" not in r or r.endswith(":log-stream:*") for r in as_list(statement["Resource"])
-                )
+                    "*" not in r or r.endswith(":log-stream:*") or re.search(r":agent-alias/[^/*]+/\*$", r)
+                    for r in as_list(statement["Resource"])
+                ), statement
 
 
 def test_each_function_writes_only_its_own_log_group(dev: ProgramRun) -> None:
@@ -202,19 +219,36 @@ def test_agent_role_trusts_only_bedrock_agents_of_this_account(dev: ProgramRun) 
     }
 
 
-def test_inference_profile_model_permission_is_the_profile_and_its_regional_models(dev: ProgramRun) -> None:
-    by_sid = {s["Sid"]: s for s in statements(dev, "agent-model-access")}
-    profile_arn = f"arn:aws:bedrock:us-east-1:{MOCK_ACCOUNT_ID}:inference-profile/us.{HAIKU}"
-    assert set(by_sid) == {"InvokeTheConfiguredModel", "ReadTheInferenceProfile"}
-    invoke = by_sid["InvokeTheConfiguredModel"]
-    assert invoke["Action"] == ["bedrock:InvokeModel", "bedrock:InvokeModelWithResponseStream"]
-    assert sorted(invoke["Resource"]) == sorted(
-        [
-            f"arn:aws:bedrock:{region}::foundation-model/{HAIKU}"
-            for region in ("us-east-1", "us-east-2", "us-west-2")
-        ]
-        + [profile_arn]
-    )
+@pytest.mark.parametrize("geography", ["us", "global"])
+def test_inference_profile_permission_uses_the_documented_cross_region_forms(
+    program: RunProgram, geography: str
+) -> None:
+    # "Prerequisites for inference profiles" / "Geographic|Global cross-Region inference" (Bedrock user
+    # guide): the profile, and the model in any destination region, only through that profile. No
+    # region list is frozen in, so a destination region AWS adds later is covered.
+    run = program("dev", agentFoundationModel=f"{geography}.{HAIKU}")
+    by_sid = {s["Sid"]: s for s in statements(run, "agent-model-access")}
+    profile_arn = f"arn:aws:bedrock:us-east-1:{MOCK_ACCOUNT_ID}:inference-profile/{geography}.{HAIKU}"
+    assert set(by_sid) == {
+        "InvokeTheInferenceProfile",
+        "InvokeItsModelInAnyDestinationRegion",
+        "ReadTheInferenceProfile",
+    }
+    actions = ["bedrock:InvokeModel", "bedrock:InvokeModelWithResponseStream"]
+    assert by_sid["InvokeTheInferenceProfile"] == {
+        "Sid": "InvokeTheInferenceProfile",
+        "Effect": "Allow",
+        "Action": actions,
+        "Resource": profile_arn,
+    }
+    assert by_sid["InvokeItsModelInAnyDestinationRegion"] == {
+        "Sid": "InvokeItsModelInAnyDestinationRegion",
+        "Effect": "Allow",
+        "Action": actions,
+        # "*" matches every region, and the empty region of the global profile's model ARN.
+        "Resource": [f"arn:aws:bedrock:*::foundation-model/{HAIKU}"],
+        "Condition": {"StringEquals": {"bedrock:InferenceProfileArn": profile_arn}},
+    }
     assert by_sid["ReadTheInferenceProfile"]["Resource"] == profile_arn
     assert by_sid["ReadTheInferenceProfile"]["Action"] == "bedrock:GetInferenceProfile"
 
@@ -283,10 +317,10 @@ def test_agent_endpoint_admits_only_the_invoker_calling_the_alias(dev: ProgramRu
     endpoint = next(
         e for e in dev.of_type(ENDPOINT) if e.inputs["serviceName"].endswith("bedrock-agent-runtime")
     )
-    (statement,) = policy_document(endpoint.inputs["policy"])["Statement"]
-    assert statement["Principal"] == {"AWS": dev.one(ROLE, "invoker-role").outputs["arn"]}
-    assert statement["Action"] == "bedrock:InvokeAgent"
-    assert statement["Resource"] == dev.one(ALIAS).outputs["agentAliasArn"]
+    allow, deny = policy_document(endpoint.inputs["policy"])["Statement"]
+    expected_allow, expected_deny = this_agents_aliases(dev)
+    assert allow == {**expected_allow, "Principal": {"AWS": dev.one(ROLE, "invoker-role").outputs["arn"]}}
+    assert deny == {**expected_deny, "Principal": "*"}
 
 
 def test_logs_endpoint_admits_only_writes_to_this_stacks_log_groups(program: RunProgram) -> None:

@@ -8,9 +8,11 @@ registered resources.
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import pytest
 
+from components.agent.classic import ActionGroupSpec, action_group_version_inputs, version_hash
 from offline.engine import ProgramRun, run_program
 from tests.program.conftest import RunProgram
 
@@ -82,3 +84,63 @@ def test_no_other_policy_of_the_functions_carries_eni_actions(program: RunProgra
         policy = json.loads(run.one(ROLE_POLICY, f"{role}-permissions").inputs["policy"])
         actions = [a for s in policy["Statement"] for a in s["Action"]]
         assert not [a for a in actions if a.startswith("ec2:")]
+
+
+AGENT = "aws:bedrock/agentAgent:AgentAgent"
+ACTION_GROUP = "aws:bedrock/agentAgentActionGroup:AgentAgentActionGroup"
+ALIAS = "aws:bedrock/agentAgentAlias:AgentAgentAlias"
+SLEEP = "time:index/sleep:Sleep"
+PERMISSION = "aws:lambda/permission:Permission"
+
+
+def test_action_groups_prepare_the_agent_one_at_a_time(prod: ProgramRun) -> None:
+    groups = prod.of_type(ACTION_GROUP)
+    assert len(groups) == 2
+    assert all(group.inputs["prepareAgent"] is True for group in groups)
+    agent = prod.one(AGENT)
+    # Every preparing step is ordered against every other: never two PrepareAgent calls at once.
+    preparing = [agent, *groups]
+    for i, first in enumerate(preparing):
+        for second in preparing[i + 1 :]:
+            assert depends_on(prod, second.urn, first.urn) or depends_on(prod, first.urn, second.urn), (
+                first.name,
+                second.name,
+            )
+    # The Lambda group is created after its executor may be invoked by this agent.
+    assert depends_on(
+        prod, prod.one(ACTION_GROUP, "agent-tools").urn, prod.one(PERMISSION, "agent-tools-invoke").urn
+    )
+
+
+def test_model_permission_is_in_force_before_the_agent_is_created_or_updated(prod: ProgramRun) -> None:
+    agent, grant, wait = prod.one(AGENT), prod.one(ROLE_POLICY, "agent-model-access"), prod.one(SLEEP)
+    role = prod.one("aws:iam/role:Role", "agent-role")
+    assert grant.inputs["role"] == role.outputs["id"]
+    # grant -> propagation wait -> agent (CreateAgent/UpdateAgent/PrepareAgent validate the grant).
+    assert depends_on(prod, wait.urn, grant.urn)
+    assert depends_on(prod, agent.urn, wait.urn)
+    assert wait.inputs["createDuration"] == "20s"
+    # The wait runs again whenever the grant or the role changes (its triggers force replacement)...
+    assert wait.inputs["triggers"] == {"role": role.outputs["arn"], "policy": grant.inputs["policy"]}
+
+
+def test_a_model_change_reruns_the_wait(program: RunProgram) -> None:
+    before = program("dev").one(SLEEP).inputs["triggers"]
+    after = program("dev", agentFoundationModel="anthropic.claude-3-5-haiku-20241022-v1:0").one(SLEEP)
+    assert after.inputs["triggers"]["policy"] != before["policy"]
+
+
+def test_a_disabled_group_leaves_the_version_and_its_removal_keeps_the_alias() -> None:
+    schema: Any = {"member_functions": {"functions": [{"name": "f", "description": "d"}]}}
+    keep = ActionGroupSpec("keep", "kept", schema)
+    leaving = ActionGroupSpec("leaving", "on its way out", schema)
+    disabled = ActionGroupSpec("leaving", "on its way out", schema, enabled=False)
+    agent = {"instruction": "i" * 40, "foundation_model": "m"}
+    step_1 = version_hash(agent, [keep, disabled])
+    # Step 1, disable: the alias moves to a version in which the group is disabled.
+    assert step_1 != version_hash(agent, [keep, leaving])
+    # Step 2, remove: nothing a version holds changes, so no alias is replaced before the deletion.
+    assert step_1 == version_hash(agent, [keep])
+    # The group itself is registered DISABLED; an enabled one leaves the provider's default (ENABLED).
+    assert action_group_version_inputs(disabled)["action_group_state"] == "DISABLED"
+    assert action_group_version_inputs(leaving)["action_group_state"] is None
