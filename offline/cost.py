@@ -46,7 +46,10 @@ IDLE_CATEGORIES: Mapping[str, tuple[str, str]] = {
     ),
     "flow-logs": ("VPC flow log", "per GB delivered to CloudWatch Logs"),
     "network": ("VPC, subnets, route tables, security groups, rules", "no charge"),
-    "no-charge": ("IAM roles and policies, Lambda permissions, KMS alias, API Gateway account", "no charge"),
+    "no-charge": (
+        "IAM roles and policies, Lambda permissions, KMS alias, API Gateway account, deploy-time waits",
+        "no charge",
+    ),
 }
 FREE_WHEN_IDLE: Mapping[str, str] = {
     LOG_GROUP: "log-groups",
@@ -85,6 +88,7 @@ FREE_WHEN_IDLE: Mapping[str, str] = {
     "aws:iam/role:Role": "no-charge",
     "aws:iam/rolePolicy:RolePolicy": "no-charge",
     "aws:kms/alias:Alias": "no-charge",
+    "time:index/sleep:Sleep": "no-charge",  # a wait inside the deployment, not an AWS resource
 }
 # Billed by the hour but not in the price table: flagged so that an estimate never silently omits them.
 HOURLY_UNPRICED: Mapping[str, str] = {
