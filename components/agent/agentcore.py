@@ -41,7 +41,7 @@ import pulumi
 import pulumi_aws as aws
 
 from components.agent.base import AgentArgs, ToolGroup
-from components.agent.classic import MODEL_ACTIONS, ModelAccess, resolve_model_access
+from components.agent.classic import ModelAccess, model_invoke_statements, resolve_model_access
 from components.config import AGENT_ENDPOINT_SERVICES
 from components.context import AwsContext
 from components.function_schema import gateway_tool_schema, json_schema
@@ -325,15 +325,7 @@ def agentcore_trust_policy(context: AwsContext, resources: str) -> dict[str, Any
 
 def harness_role_policy(access: ModelAccess, gateway_arn: pulumi.Input[str]) -> dict[str, Any]:
     statements: list[dict[str, Any]] = [
-        {
-            "Sid": "InvokeTheConfiguredModel",
-            "Effect": "Allow",
-            "Action": MODEL_ACTIONS,
-            "Resource": [
-                *access.model_arns,
-                *([access.inference_profile_arn] if access.inference_profile_arn else []),
-            ],
-        },
+        *model_invoke_statements(access),
         {
             "Sid": "CallThisStacksGateway",
             "Effect": "Allow",

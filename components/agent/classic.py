@@ -403,10 +403,11 @@ def agent_trust_policy(context: AwsContext) -> dict[str, Any]:
     }
 
 
-def agent_role_policy(context: AwsContext, settings: AgentSettings, access: ModelAccess) -> dict[str, Any]:
-    statements: list[dict[str, Any]]
+def model_invoke_statements(access: ModelAccess) -> list[dict[str, Any]]:
+    """InvokeModel on the configured model: the model itself, or (for an inference profile) the profile
+    and its model in any destination region, usable only through that profile."""
     if access.inference_profile_arn is None:
-        statements = [
+        return [
             {
                 "Sid": "InvokeTheConfiguredModel",
                 "Effect": "Allow",
@@ -414,22 +415,25 @@ def agent_role_policy(context: AwsContext, settings: AgentSettings, access: Mode
                 "Resource": list(access.model_arns),
             }
         ]
-    else:
-        statements = [
-            {
-                "Sid": "InvokeTheInferenceProfile",
-                "Effect": "Allow",
-                "Action": MODEL_ACTIONS,
-                "Resource": access.inference_profile_arn,
-            },
-            {
-                "Sid": "InvokeItsModelInAnyDestinationRegion",
-                "Effect": "Allow",
-                "Action": MODEL_ACTIONS,
-                "Resource": list(access.model_arns),
-                "Condition": {"StringEquals": {"bedrock:InferenceProfileArn": access.inference_profile_arn}},
-            },
-        ]
+    return [
+        {
+            "Sid": "InvokeTheInferenceProfile",
+            "Effect": "Allow",
+            "Action": MODEL_ACTIONS,
+            "Resource": access.inference_profile_arn,
+        },
+        {
+            "Sid": "InvokeItsModelInAnyDestinationRegion",
+            "Effect": "Allow",
+            "Action": MODEL_ACTIONS,
+            "Resource": list(access.model_arns),
+            "Condition": {"StringEquals": {"bedrock:InferenceProfileArn": access.inference_profile_arn}},
+        },
+    ]
+
+
+def agent_role_policy(context: AwsContext, settings: AgentSettings, access: ModelAccess) -> dict[str, Any]:
+    statements = model_invoke_statements(access)
     if access.inference_profile_arn:
         statements.append(
             {

@@ -163,11 +163,20 @@ def test_agentcore_roles_trust_only_this_accounts_resources(stack: ProgramRun, r
 def test_execution_role_invokes_its_model_and_gateway_only(stack: ProgramRun) -> None:
     by_sid = {s["Sid"]: s for s in statements(stack, "agent-model-access")}
     profile = f"arn:aws:bedrock:us-east-1:{MOCK_ACCOUNT_ID}:inference-profile/us.{HAIKU}"
-    assert set(by_sid) == {"InvokeTheConfiguredModel", "CallThisStacksGateway", "ReadTheInferenceProfile"}
-    assert sorted(by_sid["InvokeTheConfiguredModel"]["Resource"]) == sorted(
-        [f"arn:aws:bedrock:{r}::foundation-model/{HAIKU}" for r in ("us-east-1", "us-east-2", "us-west-2")]
-        + [profile]
-    )
+    assert set(by_sid) == {
+        "InvokeTheInferenceProfile",
+        "InvokeItsModelInAnyDestinationRegion",
+        "CallThisStacksGateway",
+        "ReadTheInferenceProfile",
+    }
+    # The documented cross-Region inference forms, as for the Classic agent's role.
+    assert by_sid["InvokeTheInferenceProfile"]["Resource"] == profile
+    assert by_sid["InvokeItsModelInAnyDestinationRegion"]["Resource"] == [
+        f"arn:aws:bedrock:*::foundation-model/{HAIKU}"
+    ]
+    assert by_sid["InvokeItsModelInAnyDestinationRegion"]["Condition"] == {
+        "StringEquals": {"bedrock:InferenceProfileArn": profile}
+    }
     assert by_sid["CallThisStacksGateway"] == {
         "Sid": "CallThisStacksGateway",
         "Effect": "Allow",
