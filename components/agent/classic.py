@@ -254,7 +254,8 @@ class BedrockAgent(pulumi.ComponentResource):
             f"{self._name}-permissions-propagation",
             create_duration=IAM_PROPAGATION_WAIT,
             triggers={"role": role.arn, "policy": document},
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[policy]),
+            # time_sleep's triggers are RequiresReplace (terraform-provider-time); said here too.
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[policy], replace_on_changes=["triggers"]),
         )
         return role, wait
 
