@@ -113,9 +113,13 @@ def error_line(error: ApiError, turn: Turn) -> bytes:
     return _line({"type": "error", "status": error.status, "error": envelope, "sessionId": turn.session_id})
 
 
+# One encoder for every line (json.dumps with options builds a new one per call, per chunk). It
+# escapes control characters: a line never contains a raw newline.
+_ENCODER: Final = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
+
+
 def _line(document: Mapping[str, Any]) -> bytes:
-    # json.dumps escapes control characters: a line never contains a raw newline.
-    return json.dumps(document, separators=(",", ":"), ensure_ascii=False).encode("utf-8") + b"\n"
+    return _ENCODER.encode(document).encode("utf-8") + b"\n"
 
 
 def accepts_ndjson(accept: str | None) -> bool:
