@@ -351,7 +351,8 @@ def _depends_on(
 
 def grant_not_in_force(plan: Plan) -> Iterator[Hazard]:
     new_by_urn = {step.new.urn: step.new for step in plan.steps if step.new is not None}
-    waits = [step for step in plan.steps if step.type in PROPAGATION_WAITS and _active(step)]
+    # A sleep waits when it is created (or replaced: its triggers force that), not when updated.
+    waits = [step for step in plan.steps if step.type in PROPAGATION_WAITS and step.op in (CREATE, REPLACE)]
     for validator in plan.steps:
         role_input = VALIDATORS.get(validator.type)
         if role_input is None or not _active(validator) or validator.new is None:

@@ -226,7 +226,7 @@ def _forcing(
 
 def diff(old: ResourceSnapshot, new: ResourceSnapshot, replaced: Mapping[str, str]) -> Step:
     """The step that takes `old` to `new`; `replaced` maps URNs being replaced to their names."""
-    table = replacements.for_type(new.type) if new.custom and new.type.startswith("aws:") else None
+    table = replacements.for_type(new.type) if new.custom else None
     ignored = set(new.ignore_changes)
     changes: list[Change] = []
     for prop in sorted(set(old.inputs) | set(new.inputs)):

@@ -22,6 +22,12 @@ docstrings copy the Terraform docs, which name only a few), so it is read from t
   (`_TF_PREFIXES`, e.g. `bedrock` -> `bedrockagent`, `apigateway` -> `api_gateway`) and a few
   explicit names (`_EXPLICIT_TF_TYPES`).
 
+Other bridged providers the program uses come from their own Terraform provider's source: the
+pulumiverse `time` provider (`time:index/sleep:Sleep`, the IAM propagation wait) from a git dir of
+hashicorp/terraform-provider-time (`--time-repo`, `fetch github:hashicorp/terraform-provider-time`;
+`--time-rev` the tag, default the newest v0.* tag), reading each resource's `Schema` method in
+`internal/provider/resource_time_<name>.go` and the tokens and inputs of the installed `pulumiverse_time`.
+
 Delete-before-replace: the bridge's `Diff` asks for delete-before-replace when a replaced resource's
 auto-named property (`name`) was set explicitly (pulumi-terraform-bridge `nameRequiresDeleteBeforeReplace`:
 "the inputs include an autonameable property with a value that was not populated by the autonamer"),
@@ -36,6 +42,7 @@ when the program uses a type the table lacks, so regenerate (or add the type) wh
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import re
 import subprocess
@@ -70,7 +77,7 @@ _EXPLICIT_TF_TYPES: dict[str, str] = {
     "aws:ec2/vpc:Vpc": "aws_vpc",
     "aws:s3/bucket:Bucket": "aws_s3_bucket",
 }
-_TOKEN = re.compile(r"super\((\w+), __self__\)\.__init__\(\s*'(aws:[\w/]+:\w+)'")
+_TOKEN = re.compile(r"super\((\w+), __self__\)\.__init__\(\s*'([a-z]+:[\w/]+:\w+)'")
 _INPUT = re.compile(r'__props__\.__dict__\["(\w+)"\] = (\w+)$', re.MULTILINE)
 _MAP_START = re.compile(r"map\[string\]\*?schema\.(?:Schema|Attribute|Block)\s*\{")
 _KEY = re.compile(
@@ -330,9 +337,9 @@ def terraform_replacements(reader: SchemaReader, schema_text: str) -> tuple[list
 # Pulumi side
 
 
-def pulumi_types() -> dict[str, list[str]]:
-    """Every resource token of the installed pulumi_aws with its input property names (snake_case)."""
-    root = Path(pulumi_aws.__file__).parent
+def pulumi_types(package_root: Path | None = None) -> dict[str, list[str]]:
+    """Every resource token of an installed bridged SDK (default pulumi_aws) with its input names."""
+    root = package_root or Path(pulumi_aws.__file__).parent
     found: dict[str, list[str]] = {}
     for path in sorted(root.rglob("*.py")):
         text = path.read_text(encoding="utf-8")
@@ -476,6 +483,41 @@ def generate(index: Index) -> dict[str, object]:
     }
 
 
+def generate_time(git_dir: Path, rev: str | None) -> tuple[dict[str, dict[str, object]], dict[str, str]]:
+    """The pulumiverse `time` provider's types, from hashicorp/terraform-provider-time at `rev`."""
+    # Imported here: only the generator needs the pulumiverse SDK (the plan reads the committed table).
+    pulumiverse_time = importlib.import_module("pulumiverse_time")
+
+    def git(*args: str) -> str:
+        return subprocess.run(  # noqa: S603
+            ["git", "--git-dir", str(git_dir), *args],  # noqa: S607
+            check=True,
+            capture_output=True,
+            text=True,
+        ).stdout
+
+    if rev is None:
+        tags = [t for t in git("tag", "--list", "v0.*").split() if "-" not in t]
+        rev = max(tags, key=lambda t: tuple(int(p) for p in t[1:].split(".")))
+    types: dict[str, dict[str, object]] = {}
+    for token, snake_inputs in sorted(pulumi_types(Path(str(pulumiverse_time.__file__)).parent).items()):
+        name = token.rsplit(":", 1)[1]
+        snake = _ACRONYMS.sub(lambda m: f"{m[1]}_{m[2]}" if m[1] else f"{m[3]}_{m[4]}", name).lower()
+        source = git("show", f"{rev}:internal/provider/resource_time_{snake}.go")
+        start = source.index(") Schema(ctx")
+        body = source[start : _matching(source, source.index("{", start))]
+        always, conditional = terraform_replacements(SchemaReader({}), body)
+        inputs = set(snake_inputs)
+        mapped = [n for p in always if (n := _pulumi_name(p, inputs, f"time_{snake}"))]
+        types[token] = {
+            "terraform": f"time_{snake}",
+            "replace": sorted(set(mapped)),
+            **({"conditional": sorted(conditional)} if conditional else {}),
+        }
+    commit = git("rev-parse", f"{rev}^{{commit}}").strip()
+    return types, {"repository": "hashicorp/terraform-provider-time", "tag": rev, "commit": commit}
+
+
 def pulumi_aws_version() -> str:
     from importlib.metadata import version
 
@@ -488,9 +530,15 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--index", type=Path, required=True, help="git dir of terraform-provider-aws-index")
     parser.add_argument("--rev", default="HEAD", help="commit of the index (one per provider version)")
+    parser.add_argument("--time-repo", type=Path, default=None, help="git dir of terraform-provider-time")
+    parser.add_argument("--time-rev", default=None, help="its tag (default: the newest v0.* tag)")
     parser.add_argument("--out", type=Path, default=OUTPUT)
     args = parser.parse_args(argv)
     table = generate(Index(args.index, args.rev))
+    if args.time_repo is not None:
+        time_types, time_source = generate_time(args.time_repo, args.time_rev)
+        table["types"] = {**time_types, **table["types"]}  # type: ignore[dict-item]
+        table["source_time"] = time_source
     args.out.write_text(json.dumps(table, indent=1, sort_keys=True) + "\n", encoding="utf-8")
     types = table["types"]
     assert isinstance(types, dict)

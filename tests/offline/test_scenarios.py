@@ -23,6 +23,9 @@ NEW_TOOL = """
 def echo(text: Annotated[str, "The text to return, at most 200 characters."]) -> str:
     return text[:200]
 """
+CLIENT_TOOLS_DISABLED = edit_file(
+    "__main__.py", r"name=CLIENT_ACTION_GROUP,", "name=CLIENT_ACTION_GROUP, enabled=False,"
+)
 WITHOUT_CLIENT_TOOLS = edit_file(
     "__main__.py", r"\n\s*ToolGroup\(\s*name=CLIENT_ACTION_GROUP,.*?\),(?=\s*\])", ""
 )
@@ -58,18 +61,18 @@ SCENARIOS = [
             },
         ),
     ),
-    pytest.param(
-        Scenario(
-            "action group removed",
-            DEV,
-            ProgramState(edit=WITHOUT_CLIENT_TOOLS),
-            {"agent-client-tools": DELETE, "agent-alias": REPLACE, "invoker-function": UPDATE},
-        ),
-        # Removing a group in one step still snapshots it; #9 A4 made removal two deployments (disable,
-        # then delete: README "Changing the agent"), which this one-step edit does not follow.
-        marks=pytest.mark.xfail(
-            strict=True, reason="snapshot-before-delete when a group is removed in one step"
-        ),
+    # Removing a group takes two deployments (#9 A4, README "Changing the agent"): disabled, then deleted.
+    Scenario(
+        "action group removed, 1: disabled",
+        DEV,
+        ProgramState(edit=CLIENT_TOOLS_DISABLED),
+        {"agent-client-tools": UPDATE, "agent-alias": REPLACE, "invoker-function": UPDATE},
+    ),
+    Scenario(
+        "action group removed, 2: deleted",
+        ProgramState(edit=CLIENT_TOOLS_DISABLED),
+        ProgramState(edit=WITHOUT_CLIENT_TOOLS),
+        {"agent-client-tools": DELETE},
     ),
     pytest.param(
         Scenario(
@@ -179,3 +182,11 @@ def test_classic_to_agentcore_builds_the_new_agent_switches_the_invoker_then_del
 def test_classic_to_agentcore_is_hazard_free() -> None:
     step_plan = Scenario("classic to agentcore", DEV, TO_AGENTCORE).plan()
     assert [f"{h.rule}: {h.message}" for h in hazards.check(step_plan)] == []
+
+
+def test_removing_a_group_in_one_deployment_is_flagged() -> None:
+    """The shortcut the two-step procedure avoids: the alias snapshots the DRAFT before the deletion."""
+    step_plan = Scenario("removed at once", DEV, ProgramState(edit=WITHOUT_CLIENT_TOOLS)).plan()
+    assert [h.rule for h in hazards.check(step_plan) if h.rule == "snapshot-before-delete"] == [
+        "snapshot-before-delete"
+    ]
