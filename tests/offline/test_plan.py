@@ -145,7 +145,6 @@ def test_isolated_modules_come_back() -> None:
     assert sys.modules.get("components") is before.get("components")
 
 
-@pytest.mark.xfail(strict=True, reason="grant-narrowed-before-move on today's design, fixed by #9 A3")
 def test_an_instruction_change_against_head_exits_0_and_leaves_the_network_alone(tmp_path: Path) -> None:
     """Issue #9's "done when": agentInstruction changed in Pulumi.dev.yaml, planned against HEAD."""
     stack_file = tmp_path / "Pulumi.dev.yaml"
