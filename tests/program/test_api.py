@@ -448,6 +448,9 @@ def test_account_logging_role_has_the_documented_trust_and_actions(dev: ProgramR
     assert statement["Resource"] == [f"{prefix}*", f"{prefix}*:log-stream:*"]
     account = dev.one(ACCOUNT)
     assert account.inputs["cloudwatchRoleArn"] == role.outputs["arn"]
+    # One setting per account and region: destroying this stack must not reset it (deleting
+    # aws.apigateway.Account resets it) nor delete the role another stack's APIs log with.
+    assert (account.retain_on_delete, role.retain_on_delete, policy.retain_on_delete) == (True, True, True)
     assert account.urn in dev.one(STAGE).dependencies  # access logging needs the role set first
 
 

@@ -122,6 +122,10 @@ def test_model_permission_is_in_force_before_the_agent_is_created_or_updated(pro
     assert wait.inputs["createDuration"] == "20s"
     # The wait runs again whenever the grant or the role changes (its triggers force replacement)...
     assert wait.inputs["triggers"] == {"role": role.outputs["arn"], "policy": grant.inputs["policy"]}
+    assert wait.replace_on_changes == ("triggers",)
+    # ...and the grant is replaced create-before-delete, so the old model stays granted until the end.
+    assert grant.replace_on_changes == ("policy",)
+    assert grant.delete_before_replace is False
 
 
 def test_a_model_change_reruns_the_wait(program: RunProgram) -> None:
