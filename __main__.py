@@ -13,7 +13,7 @@ import pulumi
 
 from client.tools import CLIENT_ACTION_GROUP, CLIENT_TOOLS
 from components.agent import AgentArgs, ToolGroup, create_agent
-from components.api import ChatApi, ChatApiArgs
+from components.api import ChatApi, ChatApiArgs, allowed_origins
 from components.config import load_config
 from components.context import AwsContext
 from components.endpoints import InterfaceEndpoints, InterfaceEndpointsArgs
@@ -22,6 +22,17 @@ from components.function_schema import DEFAULT_MAX_FUNCTIONS, function_schema, f
 from components.logs import LogsKey, LogsKeyArgs
 from components.naming import Naming
 from components.network import PrivateNetwork, PrivateNetworkArgs, SubnetSpec
+from components.web import (
+    WebRuntimeConfig,
+    WebRuntimeConfigArgs,
+    WebSignIn,
+    WebSignInArgs,
+    WebSite,
+    WebSiteArgs,
+    auth_domain_prefix,
+    auth_domain_url,
+    page_connect_sources,
+)
 from functions.action_group.tools import app as action_group_tools
 
 # Where Lambda finds the invoker's streaming exec wrapper (the archive keeps the package path).
@@ -120,6 +131,26 @@ agent = create_agent(
     ),
 )
 
+# --- The chat page (webUi): created before the invoker and the API so that its origin is in their CORS
+# allow-lists by construction. The sign-in and the page's config.json follow the API.
+site: WebSite | None = None
+if config.web is not None:
+    auth_prefix = auth_domain_prefix(config.web, config.name_prefix, context)
+    site = WebSite(
+        "web",
+        WebSiteArgs(
+            context=context,
+            settings=config.web,
+            name_prefix=config.name_prefix,
+            connect_sources=page_connect_sources(context, auth_domain_url(auth_prefix, context)),
+            access_log_group_name=naming.stack_log_group("web-access"),
+            log_retention_days=config.log_retention_days,
+            log_kms_key_arn=logs_key.arn,
+            protect_stateful=config.protect_stateful_resources,
+        ),
+    )
+browser_origins = [site.origin] if site is not None else []
+
 # Lambda's timeout sits just above the API's integration timeout: the handler answers 504 itself
 # (or ends its stream with an error event) before API Gateway gives up, and is never killed mid-answer.
 # Streaming: the exec wrapper replaces the managed runtime's loop with functions/invoker/runtime.py,
@@ -129,7 +160,9 @@ invoker = vpc_function(
     f"Turns API requests into {agent.invoke_action} calls through the VPC endpoint",
     environment={
         **agent.invoker_environment,
-        "ALLOWED_ORIGINS": json.dumps(list(config.api.cors_allowed_origins)),
+        "ALLOWED_ORIGINS": allowed_origins(config.api.cors_allowed_origins, browser_origins).apply(
+            json.dumps
+        ),
         "API_DEADLINE_MS": str(config.api.integration_timeout_ms),
         "API_STREAMING": str(config.api.streaming).lower(),
         **({"AWS_LAMBDA_EXEC_WRAPPER": STREAMING_BOOTSTRAP} if config.api.streaming else {}),
@@ -185,6 +218,7 @@ api = ChatApi(
         log_retention_days=config.log_retention_days,
         log_kms_key_arn=logs_key.arn,
         protect_stateful=config.protect_stateful_resources,
+        browser_origins=browser_origins,
     ),
 )
 pulumi.export("apiUrl", api.url)
@@ -209,3 +243,38 @@ pulumi.export("invokerFunctionName", invoker.function_name)
 pulumi.export("actionGroupFunctionName", action_group_function.function_name)
 pulumi.export("invokerLogGroupName", invoker.log_group_name)
 pulumi.export("actionGroupLogGroupName", action_group_function.log_group_name)
+
+if site is not None and config.web is not None:
+    sign_in = WebSignIn(
+        "sign-in",
+        WebSignInArgs(
+            context=context,
+            settings=config.web,
+            name_prefix=config.name_prefix,
+            auth_domain_prefix=auth_prefix,
+            page_origin=site.origin,
+            api_method_arns=api.caller_method_arns,
+            protect_stateful=config.protect_stateful_resources,
+        ),
+    )
+    WebRuntimeConfig(
+        "web-config",
+        WebRuntimeConfigArgs(
+            bucket_name=site.bucket_name,
+            values={
+                "apiUrl": api.url,
+                "region": config.region,
+                "userPoolId": sign_in.user_pool_id,
+                "clientId": sign_in.client_id,
+                "identityPoolId": sign_in.identity_pool_id,
+                "authDomain": sign_in.auth_domain,
+            },
+        ),
+    )
+    pulumi.export("webUrl", pulumi.Output.concat(site.origin, "/"))
+    pulumi.export("webBucketName", site.bucket_name)
+    pulumi.export("webDistributionId", site.distribution_id)
+    pulumi.export("webAccessLogGroupName", site.access_log_group_name)
+    pulumi.export("userPoolId", sign_in.user_pool_id)
+    pulumi.export("userPoolClientId", sign_in.client_id)
+    pulumi.export("identityPoolId", sign_in.identity_pool_id)

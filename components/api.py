@@ -273,6 +273,8 @@ class ChatApiArgs:
     protect_stateful: bool = False
     # The function's `response_streaming_invoke_arn`; used (and required) when settings.streaming.
     function_streaming_invoke_arn: Optional[pulumi.Input[str]] = None
+    # Origins the program adds to the configured ones, e.g. the page's CloudFront origin (an Output).
+    browser_origins: Sequence[pulumi.Input[str]] = ()
 
     @property
     def integration_uri(self) -> pulumi.Input[str]:
@@ -294,12 +296,14 @@ class ChatApi(pulumi.ComponentResource):
     execution_arn: pulumi.Output[str]
     access_log_group_name: pulumi.Output[str]
     api_key_id: Optional[pulumi.Output[str]]
+    cors_allowed_origins: pulumi.Output[list[str]]
 
     def __init__(self, name: str, args: ChatApiArgs, opts: Optional[pulumi.ResourceOptions] = None) -> None:
         super().__init__("bedrock-vpc-agent:index:ChatApi", name, None, opts)
         self._name = name
         self._args = args
         settings = args.settings
+        self.cors_allowed_origins = allowed_origins(settings.cors_allowed_origins, args.browser_origins)
         if settings.auth == "none":
             pulumi.log.warn(
                 "apiAuth is 'none': anyone who knows the URL can invoke the agent (and run up its bill).",
@@ -384,6 +388,7 @@ class ChatApi(pulumi.ComponentResource):
             "url": self.url,
             "execution_arn": self.execution_arn,
             "access_log_group_name": self.access_log_group_name,
+            "cors_allowed_origins": self.cors_allowed_origins,
         }
         if self.api_key_id is not None:
             outputs["api_key_id"] = self.api_key_id
@@ -442,7 +447,7 @@ class ChatApi(pulumi.ComponentResource):
         return [method, integration]
 
     def _create_gateway_responses(self) -> list[pulumi.Resource]:
-        headers = gateway_response_headers(self._args.settings.cors_allowed_origins)
+        headers = self.cors_allowed_origins.apply(gateway_response_headers)
         return [
             aws.apigateway.Response(
                 f"{self._name}-response-{response_type.lower().replace('_', '-')}",
@@ -459,7 +464,6 @@ class ChatApi(pulumi.ComponentResource):
         """A stable digest of everything a deployment snapshots: methods, integrations, the model,
         the validator and the gateway responses (all built from the same tables as the resources)."""
         settings = self._args.settings
-        headers = gateway_response_headers(settings.cors_allowed_origins)
         definition = {
             "endpoint": "REGIONAL",
             "methods": [{**asdict(spec), "route": spec.route.path} for spec in method_specs(settings.auth)],
@@ -471,13 +475,18 @@ class ChatApi(pulumi.ComponentResource):
             },
             "model": CHAT_REQUEST_SCHEMA,
             "validator": {"body": True, "parameters": True},
-            "gatewayResponses": {
+        }
+
+        def digest(uri: str, origins: list[str]) -> str:
+            headers = gateway_response_headers(origins)
+            responses = {
                 response_type: {"template": gateway_response_template(error), "headers": headers}
                 for response_type, error in GATEWAY_ERRORS.items()
-            },
-        }
-        return pulumi.Output.from_input(self._args.integration_uri).apply(
-            lambda uri: api_definition_hash({**definition, "integrationUri": uri})
+            }
+            return api_definition_hash({**definition, "gatewayResponses": responses, "integrationUri": uri})
+
+        return pulumi.Output.all(self._args.integration_uri, self.cors_allowed_origins).apply(
+            lambda values: digest(values[0], values[1])
         )
 
     def _create_account_logging_role(self) -> aws.apigateway.Account:
@@ -560,6 +569,19 @@ class ChatApi(pulumi.ComponentResource):
         )
         return key.id
 
+    def method_arn(self, spec: MethodSpec) -> pulumi.Output[str]:
+        """arn:…:execute-api:<region>:<account>:<api id>/<stage>/<METHOD>/<path, params as *>"""
+        return pulumi.Output.concat(self.stage.execution_arn, f"/{spec.http_method}{spec.route.source_path}")
+
+    @property
+    def caller_method_arns(self) -> list[pulumi.Output[str]]:
+        """What a caller needs `execute-api:Invoke` on: every method except the (open) preflights."""
+        return [
+            self.method_arn(spec)
+            for spec in method_specs(self._args.settings.auth)
+            if spec.http_method != PREFLIGHT
+        ]
+
     def _allow_api_to_invoke(self) -> None:
         """One invoke permission per method, for this API's stage and that method's path only."""
         context = self._args.context
@@ -570,12 +592,20 @@ class ChatApi(pulumi.ComponentResource):
                 action="lambda:InvokeFunction",
                 principal=context.service_principal("apigateway"),
                 source_account=context.account_id,
-                # arn:…:execute-api:<region>:<account>:<api id>/<stage>/<METHOD>/<path, params as *>
-                source_arn=pulumi.Output.concat(
-                    self.stage.execution_arn, f"/{spec.http_method}{spec.route.source_path}"
-                ),
+                source_arn=self.method_arn(spec),
                 opts=self._child(),
             )
+
+
+def allowed_origins(
+    configured: Sequence[str], added: Sequence[pulumi.Input[str]]
+) -> pulumi.Output[list[str]]:
+    """The configured origins, then the program's own (the page's distribution), without duplicates."""
+
+    def merge(values: list[str]) -> list[str]:
+        return list(dict.fromkeys([*configured, *values]))
+
+    return pulumi.Output.all(*added).apply(merge)
 
 
 def api_definition_hash(definition: Mapping[str, Any]) -> str:

@@ -168,6 +168,21 @@ KMS_KEY_ARN = re.compile(r"arn:aws(-cn|-us-gov)?:kms:[a-z0-9-]+:\d{12}:key/[a-zA
 LAYER_ARN = re.compile(
     r"arn:aws(-[a-z-]+)?:lambda:(?P<region>[a-z0-9-]+):\d{12}:layer:(?P<name>[A-Za-z0-9_-]+):\d+"
 )
+# The page (webUi): CloudFront price classes, Cognito MFA modes, and the shapes of its other settings.
+WEB_PRICE_CLASSES: tuple[str, ...] = ("PriceClass_100", "PriceClass_200", "PriceClass_All")
+WEB_MFA_MODES: tuple[str, ...] = ("OFF", "OPTIONAL", "ON")
+WEB_PASSWORD_LENGTH = (8, 99)  # Cognito's PasswordPolicyType.MinimumLength bounds (cognito-idp model)
+# CloudFront standard logging (v2) is configured with CloudWatch Logs in us-east-1, and the stack's
+# log groups are encrypted with its key, which lives in the stack's region; both must be us-east-1.
+WEB_REGION = "us-east-1"
+DOMAIN_NAME = re.compile(r"(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}")
+ACM_CERTIFICATE_ARN = re.compile(
+    r"arn:aws(-[a-z-]+)?:acm:(?P<region>[a-z0-9-]+):\d{12}:certificate/[a-f0-9-]{36}"
+)
+# Cognito's CreateUserPoolDomain: lower-case letters, digits and hyphens, not starting or ending with a
+# hyphen, 1-63 characters, and no reserved words (aws, amazon, cognito).
+AUTH_DOMAIN_PREFIX = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?")
+AUTH_DOMAIN_RESERVED = ("aws", "amazon", "cognito")
 ORIGIN = re.compile(r"https://[a-z0-9.-]+(:\d{1,5})?|http://(localhost|127\.0\.0\.1)(:\d{1,5})?")
 STAGE_NAME = re.compile(r"[A-Za-z0-9_-]{1,128}")
 
@@ -241,6 +256,23 @@ class ApiSettings:
 
 
 @dataclass(frozen=True)
+class WebSettings:
+    """The browser page (components/web.py); None in StackConfig when webUi is off."""
+
+    price_class: str
+    domain_name: str | None
+    certificate_arn: str | None
+    self_sign_up: bool
+    mfa: str  # one of WEB_MFA_MODES
+    password_min_length: int
+    auth_domain_prefix: str | None  # None: derived from the stack name and account id
+
+    @property
+    def aliases(self) -> tuple[str, ...]:
+        return (self.domain_name,) if self.domain_name else ()
+
+
+@dataclass(frozen=True)
 class StackConfig:
     project: str
     stack: str
@@ -254,6 +286,7 @@ class StackConfig:
     agent: AgentSettings
     functions: FunctionSettings
     api: ApiSettings
+    web: WebSettings | None = None
 
     @property
     def name_prefix(self) -> str:
@@ -368,6 +401,7 @@ def load_config(
     agent = _read_agent(read, region, runtime)
     functions = _read_functions(read, region)
     api = _read_api(read)
+    web = _read_web(read, region, api)
 
     zones: Sequence[str] = ()
     if az_count is not None and not 1 <= az_count <= MAX_AZ_COUNT:
@@ -416,6 +450,7 @@ def load_config(
         agent=agent,
         functions=functions,
         api=api,
+        web=web,
     )
 
 
@@ -570,6 +605,73 @@ def _integration_timeout(read: _Reader, streaming: bool | None) -> int | None:
         return None
     high = MAX_STREAM_TIMEOUT_MS if streaming else MAX_BUFFERED_TIMEOUT_MS
     return _in_range(read, name, value, MIN_INTEGRATION_TIMEOUT_MS, high, " ms")
+
+
+def _read_web(read: _Reader, region: str | None, api: ApiSettings | None) -> WebSettings | None:
+    enabled = read.boolean("webUi")
+    price_class = _one_of(read, "webPriceClass", WEB_PRICE_CLASSES)
+    domain = read.optional_text("webDomainName")
+    certificate = read.optional_text("webCertificateArn")
+    self_sign_up = read.boolean("webSelfSignUp")
+    mfa = _one_of(read, "webMfa", WEB_MFA_MODES)
+    length = _in_range(
+        read, "webPasswordMinLength", read.integer("webPasswordMinLength"), *WEB_PASSWORD_LENGTH
+    )
+    prefix = read.optional_text("webAuthDomainPrefix")
+    if not enabled:
+        return None
+    before = len(read.messages)
+    if region is not None and region != WEB_REGION:
+        read.add(
+            "webUi",
+            f"the page needs the stack in {WEB_REGION} (CloudFront delivers its access logs through "
+            f"CloudWatch Logs in {WEB_REGION}, into a log group encrypted with this stack's key); "
+            "deploy to us-east-1 or set webUi false.",
+        )
+    if api is not None and api.auth != "iam":
+        read.add(
+            "webUi",
+            f"the page signs its API calls with SigV4 (Cognito identity-pool credentials), so apiAuth must "
+            f"be iam, not '{api.auth}'; set apiAuth iam or webUi false.",
+        )
+    if (domain is None) != (certificate is None):
+        read.add("webDomainName", "set webDomainName and webCertificateArn together (or neither).")
+    if domain is not None and not DOMAIN_NAME.fullmatch(domain):
+        read.add("webDomainName", f"'{domain}' is not a lower-case DNS name such as chat.example.com.")
+    if certificate is not None:
+        match = ACM_CERTIFICATE_ARN.fullmatch(certificate)
+        if match is None:
+            read.add(
+                "webCertificateArn",
+                f"'{certificate}' is not an ACM certificate ARN (arn:aws:acm:us-east-1:<account>:certificate/<id>).",
+            )
+        elif match["region"] != "us-east-1":
+            read.add(
+                "webCertificateArn",
+                f"the certificate is in {match['region']}; CloudFront only uses ACM certificates from "
+                "us-east-1: request or import one there.",
+            )
+    if prefix is not None and (
+        not AUTH_DOMAIN_PREFIX.fullmatch(prefix) or any(word in prefix for word in AUTH_DOMAIN_RESERVED)
+    ):
+        read.add(
+            "webAuthDomainPrefix",
+            f"'{prefix}' must be 1-63 lower-case letters, digits or hyphens (not at either end) without "
+            f"the reserved words {', '.join(AUTH_DOMAIN_RESERVED)}.",
+        )
+    if len(read.messages) > before or price_class is None or self_sign_up is None or mfa is None:
+        return None
+    if length is None:
+        return None
+    return WebSettings(
+        price_class=price_class,
+        domain_name=domain,
+        certificate_arn=certificate,
+        self_sign_up=self_sign_up,
+        mfa=mfa,
+        password_min_length=length,
+        auth_domain_prefix=prefix,
+    )
 
 
 def _model_geography(model: str) -> str | None:

@@ -50,6 +50,33 @@ IDLE_CATEGORIES: Mapping[str, tuple[str, str]] = {
         "IAM roles and policies, Lambda permissions, KMS alias, API Gateway account, deploy-time waits",
         "no charge",
     ),
+    "web": (
+        "Chat page: S3 bucket and files, CloudFront distribution, OAC, headers policy, log delivery",
+        "per GB and request served (CloudFront), per GB-month stored (S3)",
+    ),
+    "sign-in": ("Cognito user pool, app client, domain, identity pool", "per monthly active user (MAU)"),
+}
+# The page's resources (components/web.py).
+WEB_TYPES: Mapping[str, str] = {
+    "aws:s3/bucket:Bucket": "web",
+    "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock": "web",
+    "aws:s3/bucketOwnershipControls:BucketOwnershipControls": "web",
+    "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration": "web",
+    "aws:s3/bucketVersioning:BucketVersioning": "web",
+    "aws:s3/bucketPolicy:BucketPolicy": "web",
+    "aws:s3/bucketObjectv2:BucketObjectv2": "web",
+    "aws:cloudfront/distribution:Distribution": "web",
+    "aws:cloudfront/originAccessControl:OriginAccessControl": "web",
+    "aws:cloudfront/responseHeadersPolicy:ResponseHeadersPolicy": "web",
+    "aws:cloudwatch/logDeliverySource:LogDeliverySource": "web",
+    "aws:cloudwatch/logDeliveryDestination:LogDeliveryDestination": "web",
+    "aws:cloudwatch/logDelivery:LogDelivery": "web",
+    "aws:cloudwatch/logResourcePolicy:LogResourcePolicy": "web",
+    "aws:cognito/userPool:UserPool": "sign-in",
+    "aws:cognito/userPoolClient:UserPoolClient": "sign-in",
+    "aws:cognito/userPoolDomain:UserPoolDomain": "sign-in",
+    "aws:cognito/identityPool:IdentityPool": "sign-in",
+    "aws:cognito/identityPoolRoleAttachment:IdentityPoolRoleAttachment": "sign-in",
 }
 FREE_WHEN_IDLE: Mapping[str, str] = {
     LOG_GROUP: "log-groups",
@@ -89,6 +116,7 @@ FREE_WHEN_IDLE: Mapping[str, str] = {
     "aws:iam/rolePolicy:RolePolicy": "no-charge",
     "aws:kms/alias:Alias": "no-charge",
     "time:index/sleep:Sleep": "no-charge",  # a wait inside the deployment, not an AWS resource
+    **WEB_TYPES,
 }
 # Billed by the hour but not in the price table: flagged so that an estimate never silently omits them.
 HOURLY_UNPRICED: Mapping[str, str] = {
@@ -419,6 +447,7 @@ def usage_formulas(run: ProgramRun, prices: PriceTable) -> list[UsageFormula]:
                 _weakest(ingest.status, vended.status, storage.status),
             )
         )
+    formulas.extend(_web_formulas(run, prices))
     formulas.append(_bedrock_formula(run, prices))
     if run.of_type(HARNESS):
         formulas.extend(_agentcore_formulas(prices))
@@ -439,6 +468,40 @@ def usage_formulas(run: ProgramRun, prices: PriceTable) -> list[UsageFormula]:
             kms.status,
         )
     )
+    return formulas
+
+
+def _web_formulas(run: ProgramRun, prices: PriceTable) -> list[UsageFormula]:
+    """The chat page: what a viewer costs (CloudFront, S3 on cache misses) and what a user costs (Cognito)."""
+    formulas: list[UsageFormula] = []
+    if run.of_type("aws:cloudfront/distribution:Distribution"):
+        data, requests = prices["cloudfront.data_out_gb"], prices["cloudfront.https_requests_10k"]
+        storage, gets = prices["s3.standard_gb_month"], prices["s3.get_requests_1k"]
+        formulas.append(
+            UsageFormula(
+                "CloudFront (chat page)",
+                f"GB out {TIMES} {_money(data.usd)}/GB + HTTPS requests {TIMES} {_money(requests.usd)}/10,000 "
+                "(always free: 1 TB and 10M requests/month; a page load is about 5 requests and 40 KB)",
+                _weakest(data.status, requests.status),
+            )
+        )
+        formulas.append(
+            UsageFormula(
+                "S3 (chat page)",
+                f"GB-month stored {TIMES} {_money(storage.usd)} (under 1 MB with every version) + "
+                f"cache-miss GETs {TIMES} {_money(gets.usd)}/1,000",
+                _weakest(storage.status, gets.status),
+            )
+        )
+    if run.of_type("aws:cognito/userPool:UserPool"):
+        mau = prices["cognito.lite_mau"]
+        formulas.append(
+            UsageFormula(
+                "Cognito sign-in (Lite)",
+                f"monthly active users beyond 10,000 {TIMES} {_money(mau.usd)}/MAU; identity pool credentials free",
+                mau.status,
+            )
+        )
     return formulas
 
 

@@ -413,6 +413,49 @@ class AwsMocks(pulumi_mocks.Mocks):
             }
         if typ == "aws:apigateway/apiKey:ApiKey":
             return {"value": f"offline-api-key-{rid}"}
+        return self._computed_web(typ, name, inputs, rid)
+
+    def _computed_web(self, typ: str, name: str, inputs: dict[str, Any], rid: str) -> dict[str, Any]:
+        """The page's resources (components/web.py): S3, CloudFront, Cognito, log delivery."""
+        if typ == "aws:s3/bucket:Bucket":
+            bucket = str(inputs.get("bucket") or f"{inputs.get('bucketPrefix', name)}{rid}")
+            return {
+                "id": bucket,
+                "bucket": bucket,
+                "arn": f"arn:aws:s3:::{bucket}",
+                "bucketRegionalDomainName": f"{bucket}.s3.{self.region}.amazonaws.com",
+            }
+        if typ == "aws:cloudfront/distribution:Distribution":
+            distribution_id = "E" + _fake_id("", name, 13).upper()
+            return {
+                "id": distribution_id,
+                "arn": f"arn:aws:cloudfront::{self.account_id}:distribution/{distribution_id}",
+                "domainName": f"d{_fake_id('', name, 13)}.cloudfront.net",
+                "hostedZoneId": "Z2FDTNDATAQYW2",
+            }
+        if typ in (
+            "aws:cloudfront/originAccessControl:OriginAccessControl",
+            "aws:cloudfront/responseHeadersPolicy:ResponseHeadersPolicy",
+        ):
+            return {"id": "E" + _fake_id("", name, 13).upper()}
+        if typ == "aws:cognito/userPool:UserPool":
+            pool_id = f"{self.region}_{_fake_id('', name, 9)}"
+            return {
+                "id": pool_id,
+                "arn": self._arn("cognito-idp", f"userpool/{pool_id}"),
+                "endpoint": f"cognito-idp.{self.region}.amazonaws.com/{pool_id}",
+            }
+        if typ == "aws:cognito/userPoolClient:UserPoolClient":
+            return {"id": _fake_id("", name, 26)}
+        if typ == "aws:cognito/identityPool:IdentityPool":
+            pool_id = f"{self.region}:{_fake_id('', name, 8)}-0000-4000-8000-{_fake_id('', name, 12)}"
+            return {"id": pool_id, "arn": self._arn("cognito-identity", f"identitypool/{pool_id}")}
+        if typ in (
+            "aws:cloudwatch/logDeliverySource:LogDeliverySource",
+            "aws:cloudwatch/logDeliveryDestination:LogDeliveryDestination",
+        ):
+            kind = "delivery-source" if typ.endswith("Source") else "delivery-destination"
+            return {"arn": self._arn("logs", f"{kind}:{inputs.get('name', name)}")}
         return {}
 
 

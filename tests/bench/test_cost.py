@@ -16,7 +16,7 @@ from offline.cost import (
     monthly_fixed_cost,
     render_cost,
 )
-from offline.engine import ProgramRun, run_program
+from offline.engine import REPO_ROOT, ProgramRun, run_program
 from offline.model import PolicyReport, ResourceSnapshot
 from offline.preview import PreviewResult, render, to_json
 
@@ -87,9 +87,23 @@ def test_everything_else_the_program_creates_is_free_when_idle(runs: dict[str, P
     custom = [r for r in runs["dev"].resources if r.custom]
     priced = sum(len(item.resources) for item in estimate.items)
     assert priced + sum(free.values()) == len(custom)
-    assert free["log-groups"] == 4
+    assert free["log-groups"] == 5  # with the page's CloudFront access logs
     assert free["functions"] == 2
     assert free["agent"] >= 3
+    # The page: bucket (+4 settings, policy), page files + config.json, distribution, OAC, headers
+    # policy, log delivery (source, destination, delivery, resource policy); Cognito (5 resources).
+    files = len(list((REPO_ROOT / "web").rglob("*.*")))
+    assert free["web"] == 6 + files + 1 + 3 + 4
+    assert free["sign-in"] == 5
+
+
+def test_page_and_sign_in_are_priced_per_use(runs: dict[str, ProgramRun]) -> None:
+    formulas = {formula.name: formula for formula in estimate_of(runs["dev"]).usage}
+    assert "$0.085/GB" in formulas["CloudFront (chat page)"].formula
+    assert "$0.01/10,000" in formulas["CloudFront (chat page)"].formula
+    assert "$0.023" in formulas["S3 (chat page)"].formula
+    assert "$0.0055/MAU" in formulas["Cognito sign-in (Lite)"].formula
+    assert formulas["Cognito sign-in (Lite)"].status == "third-party"
 
 
 def test_rendered_section_lists_items_free_resources_and_formulas(runs: dict[str, ProgramRun]) -> None:

@@ -46,7 +46,7 @@ def test_shipped_stacks_pass_every_mandatory_rule(analyzer: PolicyAnalyzer, stac
 @pytest.mark.parametrize(
     ("overrides", "rule", "message"),
     [
-        ({"apiAuth": "none"}, "api-method-authorization", "NONE"),
+        ({"apiAuth": "none", "webUi": False}, "api-method-authorization", "NONE"),
         ({"logRetentionDays": 7}, "log-group-retention", "7 days"),
         ({"interfaceEndpoints": []}, "vpc-required-endpoints", "bedrock-agent-runtime"),
         ({"interfaceEndpoints": ["logs"]}, "vpc-required-endpoints", "bedrock-agent-runtime"),
@@ -99,7 +99,7 @@ def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
 
 def test_cli_fails_a_stack_file_that_turns_api_auth_off(tmp_path: Path) -> None:
     dev = (REPO_ROOT / "Pulumi.dev.yaml").read_text()
-    (tmp_path / "Pulumi.insecure.yaml").write_text(dev + "  bedrock-vpc-agent:apiAuth: none\n")
+    (tmp_path / "Pulumi.insecure.yaml").write_text(dev.replace("webUi: true", "webUi: false") + "  bedrock-vpc-agent:apiAuth: none\n")
     report = tmp_path / "preview.json"
     done = run_cli("--stack", "insecure", "--stack-config-dir", str(tmp_path), "--json", str(report))
     assert done.returncode == EXIT_POLICY, done.stderr

@@ -198,7 +198,7 @@ def test_function_archives_hold_their_package_only(dev: ProgramRun) -> None:
 def test_invoker_timeout_sits_just_above_the_api_deadline(
     program: RunProgram, overrides: dict[str, Any], deadline_ms: int, timeout_s: int
 ) -> None:
-    run = program("dev", **overrides, apiCorsAllowedOrigins=["https://app.example.com"])
+    run = program("dev", **overrides, webUi=False, apiCorsAllowedOrigins=["https://app.example.com"])
     invoker = run.one(FUNCTION, "invoker-function").inputs
     assert invoker["timeout"] == timeout_s
     assert invoker["environment"]["variables"]["API_DEADLINE_MS"] == str(deadline_ms)

@@ -97,7 +97,7 @@ def deployment_trigger(run: ProgramRun) -> str:
 def test_each_auth_mode_protects_post_and_delete_and_leaves_preflight_open(
     program: RunProgram, auth: str, protected: tuple[str, bool]
 ) -> None:
-    run = program("dev", apiAuth=auth)
+    run = program("dev", apiAuth=auth, webUi=False)  # the page needs iam
     api_id = run.one(REST_API).outputs["id"]
     registered = {
         route: (method.inputs["authorization"], method.inputs["apiKeyRequired"])
@@ -221,7 +221,12 @@ def test_stage_is_throttled_as_configured_with_metrics_and_no_data_trace(
 
 def test_api_key_mode_meters_one_key_with_a_usage_plan_on_this_stage(program: RunProgram) -> None:
     run = program(
-        "dev", apiAuth="api-key", apiQuotaPerDay=500, apiThrottleRateLimit=7, apiThrottleBurstLimit=9
+        "dev",
+        apiAuth="api-key",
+        apiQuotaPerDay=500,
+        apiThrottleRateLimit=7,
+        apiThrottleBurstLimit=9,
+        webUi=False,
     )
     plan, key, plan_key = run.one(USAGE_PLAN), run.one(API_KEY), run.one(USAGE_PLAN_KEY)
     assert plan.inputs["apiStages"] == [
@@ -258,6 +263,8 @@ def render(template: str, message: str = 'Some "quoted" message') -> Any:
 
 
 def test_gateway_generated_errors_carry_the_error_envelope(dev: ProgramRun) -> None:
+    distribution = dev.one("aws:cloudfront/distribution:Distribution")
+    page_origin = f"https://{distribution.outputs['domainName']}"
     responses = {r.inputs["responseType"]: r for r in dev.of_type(GATEWAY_RESPONSE)}
     assert {
         "BAD_REQUEST_BODY",
@@ -288,7 +295,8 @@ def test_gateway_generated_errors_carry_the_error_envelope(dev: ProgramRun) -> N
         codes[response_type] = body["error"]["code"]
         headers = response.inputs["responseParameters"]
         assert headers["gatewayresponse.header.Cache-Control"] == "'no-store'"
-        assert "gatewayresponse.header.Access-Control-Allow-Origin" not in headers  # no origins configured
+        # The page's distribution is the only origin of dev: gateway responses name exactly it.
+        assert headers["gatewayresponse.header.Access-Control-Allow-Origin"] == f"'{page_origin}'"
     assert codes["BAD_REQUEST_BODY"] == "VALIDATION_ERROR"
     assert codes["THROTTLED"] == "THROTTLED"
     assert codes["QUOTA_EXCEEDED"] == "QUOTA_EXCEEDED"
@@ -307,24 +315,28 @@ def test_gateway_responses_allow_the_single_configured_origin_only(program: RunP
             for r in run.of_type(GATEWAY_RESPONSE)
         }
 
-    assert origins_of(program("dev", apiCorsAllowedOrigins=["https://app.example.com"])) == {
+    single = program("dev", webUi=False, apiCorsAllowedOrigins=["https://app.example.com"])
+    assert origins_of(single) == {
         "'https://app.example.com'"
     }
     # Several origins: a gateway response cannot pick one, and must not echo any Origin.
     two = ["https://app.example.com", "https://admin.example.com"]
-    assert origins_of(program("dev", apiCorsAllowedOrigins=two)) == {None}
+    assert origins_of(program("dev", webUi=False, apiCorsAllowedOrigins=two)) == {None}
+    # The page's distribution plus one configured origin are two as well.
+    assert origins_of(program("dev", apiCorsAllowedOrigins=two[:1])) == {None}
 
 
 def test_deployment_is_replaced_exactly_when_the_api_definition_changes(program: RunProgram) -> None:
-    iam = program("dev")
-    assert deployment_trigger(iam) == deployment_trigger(program("dev"))  # stable across runs
+    iam = program("dev", webUi=False)
+    assert deployment_trigger(iam) == deployment_trigger(program("dev", webUi=False))  # stable across runs
     # Settings that do not change what is deployed do not redeploy.
-    assert deployment_trigger(iam) == deployment_trigger(program("dev", apiQuotaPerDay=5))
+    assert deployment_trigger(iam) == deployment_trigger(program("dev", webUi=False, apiQuotaPerDay=5))
     changed = {
-        "auth": program("dev", apiAuth="api-key"),
-        "timeout": program("dev", apiIntegrationTimeoutMs=20000),
-        "buffered": program("dev", apiStreaming=False),
-        "cors": program("dev", apiCorsAllowedOrigins=["https://app.example.com"]),
+        "auth": program("dev", apiAuth="api-key", webUi=False),
+        "timeout": program("dev", webUi=False, apiIntegrationTimeoutMs=20000),
+        "buffered": program("dev", webUi=False, apiStreaming=False),
+        "cors": program("dev", webUi=False, apiCorsAllowedOrigins=["https://app.example.com"]),
+        "page": program("dev"),  # the distribution's origin joins the gateway responses' CORS
     }
     triggers = {deployment_trigger(iam)} | {deployment_trigger(run) for run in changed.values()}
     assert len(triggers) == 1 + len(changed)

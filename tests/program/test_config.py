@@ -107,6 +107,7 @@ def test_more_azs_than_the_region_offers(program: RunProgram) -> None:
             "azCount": 4,
             "powertoolsLayerArn": TOKYO_LAYER,
             "agentFoundationModel": "apac.anthropic.claude-haiku-4-5-20251001-v1:0",
+            "webUi": False,
         },
     )
     assert "4 AZs requested but ap-northeast-1 offers 3" in message
