@@ -643,7 +643,8 @@ def _read_web(read: _Reader, region: str | None, api: ApiSettings | None) -> Web
         if match is None:
             read.add(
                 "webCertificateArn",
-                f"'{certificate}' is not an ACM certificate ARN (arn:aws:acm:us-east-1:<account>:certificate/<id>).",
+                f"'{certificate}' is not an ACM certificate ARN "
+                "(arn:aws:acm:us-east-1:<account>:certificate/<id>).",
             )
         elif match["region"] != "us-east-1":
             read.add(

@@ -274,7 +274,7 @@ class WebSite(pulumi.ComponentResource):
             },
             opts=self._child(),
         )
-        behavior = {
+        behavior: dict[str, Any] = {
             "target_origin_id": ORIGIN_ID,
             "viewer_protocol_policy": "redirect-to-https",
             "allowed_methods": ["GET", "HEAD"],
@@ -301,19 +301,27 @@ class WebSite(pulumi.ComponentResource):
             price_class=settings.price_class,
             aliases=list(settings.aliases) or None,
             origins=[
-                {
-                    "origin_id": ORIGIN_ID,
-                    "domain_name": self.bucket.bucket_regional_domain_name,
-                    "origin_access_control_id": oac.id,
-                }
+                aws.cloudfront.DistributionOriginArgs(
+                    origin_id=ORIGIN_ID,
+                    domain_name=self.bucket.bucket_regional_domain_name,
+                    origin_access_control_id=oac.id,
+                )
             ],
-            default_cache_behavior={**behavior, "cache_policy_id": CACHING_OPTIMIZED},
+            default_cache_behavior=aws.cloudfront.DistributionDefaultCacheBehaviorArgs(
+                **behavior, cache_policy_id=CACHING_OPTIMIZED
+            ),
             # The runtime config changes with every deployment of the API or user pool: never cached.
             ordered_cache_behaviors=[
-                {**behavior, "path_pattern": f"/{RUNTIME_CONFIG_KEY}", "cache_policy_id": CACHING_DISABLED}
+                aws.cloudfront.DistributionOrderedCacheBehaviorArgs(
+                    **behavior, path_pattern=f"/{RUNTIME_CONFIG_KEY}", cache_policy_id=CACHING_DISABLED
+                )
             ],
-            restrictions={"geo_restriction": {"restriction_type": "none"}},
-            viewer_certificate=certificate,
+            restrictions=aws.cloudfront.DistributionRestrictionsArgs(
+                geo_restriction=aws.cloudfront.DistributionRestrictionsGeoRestrictionArgs(
+                    restriction_type="none"
+                )
+            ),
+            viewer_certificate=aws.cloudfront.DistributionViewerCertificateArgs(**certificate),
             opts=self._child(),
         )
 

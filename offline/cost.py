@@ -480,7 +480,8 @@ def _web_formulas(run: ProgramRun, prices: PriceTable) -> list[UsageFormula]:
         formulas.append(
             UsageFormula(
                 "CloudFront (chat page)",
-                f"GB out {TIMES} {_money(data.usd)}/GB + HTTPS requests {TIMES} {_money(requests.usd)}/10,000 "
+                f"GB out {TIMES} {_money(data.usd)}/GB + "
+                f"HTTPS requests {TIMES} {_money(requests.usd)}/10,000 "
                 "(always free: 1 TB and 10M requests/month; a page load is about 5 requests and 40 KB)",
                 _weakest(data.status, requests.status),
             )
@@ -498,7 +499,8 @@ def _web_formulas(run: ProgramRun, prices: PriceTable) -> list[UsageFormula]:
         formulas.append(
             UsageFormula(
                 "Cognito sign-in (Lite)",
-                f"monthly active users beyond 10,000 {TIMES} {_money(mau.usd)}/MAU; identity pool credentials free",
+                f"monthly active users beyond 10,000 {TIMES} {_money(mau.usd)}/MAU; "
+                "identity pool credentials free",
                 mau.status,
             )
         )

@@ -99,7 +99,8 @@ def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
 
 def test_cli_fails_a_stack_file_that_turns_api_auth_off(tmp_path: Path) -> None:
     dev = (REPO_ROOT / "Pulumi.dev.yaml").read_text()
-    (tmp_path / "Pulumi.insecure.yaml").write_text(dev.replace("webUi: true", "webUi: false") + "  bedrock-vpc-agent:apiAuth: none\n")
+    insecure = dev.replace("webUi: true", "webUi: false") + "  bedrock-vpc-agent:apiAuth: none\n"
+    (tmp_path / "Pulumi.insecure.yaml").write_text(insecure)
     report = tmp_path / "preview.json"
     done = run_cli("--stack", "insecure", "--stack-config-dir", str(tmp_path), "--json", str(report))
     assert done.returncode == EXIT_POLICY, done.stderr

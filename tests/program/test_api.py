@@ -316,9 +316,7 @@ def test_gateway_responses_allow_the_single_configured_origin_only(program: RunP
         }
 
     single = program("dev", webUi=False, apiCorsAllowedOrigins=["https://app.example.com"])
-    assert origins_of(single) == {
-        "'https://app.example.com'"
-    }
+    assert origins_of(single) == {"'https://app.example.com'"}
     # Several origins: a gateway response cannot pick one, and must not echo any Origin.
     two = ["https://app.example.com", "https://admin.example.com"]
     assert origins_of(program("dev", webUi=False, apiCorsAllowedOrigins=two)) == {None}

@@ -65,7 +65,8 @@ def test_bucket_is_private_owner_enforced_encrypted_and_versioned(dev: ProgramRu
     (rule,) = dev.one(ENCRYPTION).inputs["rules"]
     assert rule["applyServerSideEncryptionByDefault"]["sseAlgorithm"] == "AES256"
     assert dev.one(VERSIONING).inputs["versioningConfiguration"]["status"] == "Enabled"
-    assert "acl" not in bucket.inputs and "website" not in bucket.inputs
+    assert "acl" not in bucket.inputs
+    assert "website" not in bucket.inputs
 
 
 def test_bucket_policy_admits_only_this_distribution_and_denies_plain_http(dev: ProgramRun) -> None:
@@ -81,7 +82,9 @@ def test_bucket_policy_admits_only_this_distribution_and_denies_plain_http(dev: 
         "Resource": f"{bucket['arn']}/*",
         "Condition": {"StringEquals": {"AWS:SourceArn": distribution["arn"]}},
     }
-    assert deny["Effect"] == "Deny" and deny["Principal"] == "*" and deny["Action"] == "s3:*"
+    assert deny["Effect"] == "Deny"
+    assert deny["Principal"] == "*"
+    assert deny["Action"] == "s3:*"
     assert deny["Resource"] == [bucket["arn"], f"{bucket['arn']}/*"]
     assert deny["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
     # S3 refuses a policy that the public-access block would block only if the block exists first.
@@ -96,7 +99,8 @@ def test_distribution_reads_the_bucket_through_oac_over_https_only(dev: ProgramR
     (origin,) = distribution["origins"]
     assert origin["domainName"] == dev.one(BUCKET).outputs["bucketRegionalDomainName"]
     assert origin["originAccessControlId"] == oac.outputs["id"]
-    assert "s3OriginConfig" not in origin and "customOriginConfig" not in origin  # no OAI, no website
+    assert "s3OriginConfig" not in origin
+    assert "customOriginConfig" not in origin
     headers_id = dev.one(HEADERS_POLICY).outputs["id"]
     behaviors = [distribution["defaultCacheBehavior"], *distribution["orderedCacheBehaviors"]]
     for behavior in behaviors:
@@ -196,7 +200,8 @@ def test_cors_origins_of_invoker_and_gateway_are_the_distribution_plus_extras(pr
         origin,
     ]
     dev_invoker = run_dev_invoker_origins(program)
-    assert dev_invoker[0].startswith("https://d") and dev_invoker[0].endswith(".cloudfront.net")
+    assert dev_invoker[0].startswith("https://d")
+    assert dev_invoker[0].endswith(".cloudfront.net")
 
 
 def run_dev_invoker_origins(program: RunProgram) -> list[str]:
@@ -223,7 +228,8 @@ def test_user_pool_is_admin_only_with_a_password_policy_and_mfa(dev: ProgramRun,
     assert pool["deletionProtection"] == "INACTIVE"
     prod = program("prod").one(USER_POOL)
     assert prod.inputs["mfaConfiguration"] == "ON"
-    assert prod.inputs["deletionProtection"] == "ACTIVE" and prod.protect is True
+    assert prod.inputs["deletionProtection"] == "ACTIVE"
+    assert prod.protect is True
     open_pool = program("dev", webSelfSignUp=True, webMfa="OFF", webPasswordMinLength=16).one(USER_POOL)
     assert open_pool.inputs["adminCreateUserConfig"] == {"allowAdminCreateUserOnly": False}
     assert open_pool.inputs["passwordPolicy"]["minimumLength"] == 16
@@ -305,7 +311,9 @@ def test_access_logs_are_delivered_to_an_encrypted_stack_log_group(dev: ProgramR
         (
             {
                 "aws:region": "us-west-2",
-                "powertoolsLayerArn": "arn:aws:lambda:us-west-2:017000801446:layer:AWSLambdaPowertoolsPythonV3-python313-arm64:27",
+                "powertoolsLayerArn": (
+                    "arn:aws:lambda:us-west-2:017000801446:layer:AWSLambdaPowertoolsPythonV3-python313-arm64:27"
+                ),
             },
             "needs the stack in us-east-1",
         ),
@@ -313,7 +321,9 @@ def test_access_logs_are_delivered_to_an_encrypted_stack_log_group(dev: ProgramR
         (
             {
                 "webDomainName": "chat.example.com",
-                "webCertificateArn": "arn:aws:acm:eu-west-1:123456789012:certificate/0a1b2c3d-4e5f-6071-8293-a4b5c6d7e8f9",
+                "webCertificateArn": (
+                    "arn:aws:acm:eu-west-1:123456789012:certificate/0a1b2c3d-4e5f-6071-8293-a4b5c6d7e8f9"
+                ),
             },
             "CloudFront only uses ACM certificates from us-east-1",
         ),
@@ -333,7 +343,9 @@ def test_page_settings_are_checked_before_anything_is_created(
 
 def test_web_ui_off_creates_no_page_and_keeps_the_configured_origins(program: RunProgram) -> None:
     run = program("dev", webUi=False)
-    assert not run.of_type(DISTRIBUTION) and not run.of_type(BUCKET) and not run.of_type(USER_POOL)
+    assert not run.of_type(DISTRIBUTION)
+    assert not run.of_type(BUCKET)
+    assert not run.of_type(USER_POOL)
     invoker = run.one(FUNCTION, "invoker-function").inputs
     assert invoker["environment"]["variables"]["ALLOWED_ORIGINS"] == "[]"
 
