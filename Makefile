@@ -4,7 +4,7 @@ PY     := $(VENV)/bin/python
 STACK  ?= dev
 STAMP  := $(VENV)/.installed
 
-.PHONY: test lint typecheck unit fuzz preview bench clean
+.PHONY: test lint typecheck unit fuzz preview bench web clean
 
 $(STAMP): requirements.txt requirements-dev.txt policies/requirements.txt constraints.txt
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -34,6 +34,10 @@ preview: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) -m bench
+
+# The chat page on this machine: real invoker, scripted fake agent, fake sign-in (tests/web/serve.py).
+web: $(STAMP)
+	$(PY) -m tests.web.serve
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis

@@ -82,6 +82,9 @@ class FakeApiGateway:
     canned: deque[Canned] = field(default_factory=deque)
     # Runs in the server thread before a request is handled (e.g. to stall it past a timeout).
     before: Callable[[Received], object] | None = None
+    # Headers the deployed API adds to the responses it generates itself (components.api
+    # gateway_response_headers, e.g. CORS for the page's single origin).
+    gateway_headers: dict[str, str] = field(default_factory=dict)
     _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
     _server: ThreadingHTTPServer | None = None
     _idle: threading.Condition = field(default_factory=threading.Condition)
@@ -109,6 +112,9 @@ class FakeApiGateway:
                 gateway._serve(self)
 
             def do_GET(self) -> None:
+                gateway._serve(self)
+
+            def do_OPTIONS(self) -> None:
                 gateway._serve(self)
 
             def log_message(self, format: str, *args: Any) -> None:
@@ -215,10 +221,12 @@ class FakeApiGateway:
 
         def envelope(status: int, code: str, message: str, headers: dict[str, str] | None = None) -> Any:
             body = {"error": {"code": code, "message": message, "requestId": request_id}}
-            return status, {"Content-Type": "application/json", **(headers or {})}, json.dumps(body).encode()
+            merged = {"Content-Type": "application/json", **self.gateway_headers, **(headers or {})}
+            return status, merged, json.dumps(body).encode()
 
         route = _route(received.method, received.path)
-        problem = self._auth_problem(received)
+        # Preflights are never authorized (components/api.py): browsers do not sign them.
+        problem = None if received.method == "OPTIONS" else self._auth_problem(received)
         if problem is not None:
             received.auth_error = problem[0]
             return envelope(403, *problem)
@@ -228,12 +236,12 @@ class FakeApiGateway:
                 "MISSING_AUTHENTICATION",
                 "the request is not signed with SigV4, or no such resource or method exists",
             )
-        if self.canned:
+        if self.canned and received.method != "OPTIONS":
             canned = self.canned.popleft()
             body = {**canned.body}
             if "error" in body:
                 body["error"] = {**body["error"], "requestId": request_id}
-            headers = {"Content-Type": "application/json", **canned.headers}
+            headers = {"Content-Type": "application/json", **self.gateway_headers, **canned.headers}
             return canned.status, headers, json.dumps(body).encode()
         resource, path, params = route
         event = {
@@ -317,10 +325,10 @@ def _route(method: str, raw_path: str) -> tuple[str, str, dict[str, str] | None]
     if not path.startswith(prefix + "/"):
         return None
     path = path[len(prefix) :]
-    if path == "/chat" and method == "POST":
+    if path == "/chat" and method in ("POST", "OPTIONS"):
         return "/chat", path, None
     segments = path.split("/")
-    if len(segments) == 3 and segments[1] == "chat" and segments[2] and method == "DELETE":
+    if len(segments) == 3 and segments[1] == "chat" and segments[2] and method in ("DELETE", "OPTIONS"):
         session_id = unquote(segments[2])
         return "/chat/{sessionId}", f"/chat/{session_id}", {"sessionId": session_id}
     return None

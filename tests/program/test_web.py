@@ -165,7 +165,10 @@ def test_every_page_file_is_uploaded_with_its_content_type(dev: ProgramRun) -> N
     assert objects["index.html"]["contentType"] == "text/html; charset=utf-8"
     assert objects["index.html"]["cacheControl"] == "no-cache"
     scripts = [key for key in objects if key.endswith(".js")]
+    assert set(scripts) == {"app.js", "api.js", "auth.js", "sigv4.js", "tools.js"}
     assert all(objects[key]["contentType"] == CONTENT_TYPES[".js"] for key in scripts)
+    assert objects["app.css"]["contentType"] == "text/css; charset=utf-8"
+    assert objects["favicon.svg"]["contentType"] == "image/svg+xml"
 
 
 def test_a_file_without_a_known_content_type_fails_before_anything_is_created(tmp_path: Any) -> None:
