@@ -70,6 +70,7 @@ class Canned:
     status: int
     body: dict[str, Any]
     headers: dict[str, str] = field(default_factory=dict)
+    raw: bytes | None = None  # sent instead of the JSON of `body` (e.g. an NDJSON stream)
 
 
 @dataclass
@@ -242,7 +243,7 @@ class FakeApiGateway:
             if "error" in body:
                 body["error"] = {**body["error"], "requestId": request_id}
             headers = {"Content-Type": "application/json", **self.gateway_headers, **canned.headers}
-            return canned.status, headers, json.dumps(body).encode()
+            return canned.status, headers, canned.raw if canned.raw is not None else json.dumps(body).encode()
         resource, path, params = route
         event = {
             "resource": resource,

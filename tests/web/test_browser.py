@@ -195,3 +195,58 @@ def test_an_inline_script_would_be_refused_and_counted(local: LocalWeb, browser:
     browser.get(local.url)
     wait_for(browser, lambda d: csp_violations(d), "the inline script was not reported")
     assert browser.title != "x"
+
+
+def ndjson(*events: dict[str, Any]) -> Canned:
+    lines = b"".join(json.dumps(event).encode() + b"\n" for event in events)
+    return Canned(200, {}, {"Content-Type": "application/x-ndjson; charset=utf-8"}, raw=lines)
+
+
+def test_streamed_answers_render_as_they_come_and_failures_mid_answer_are_shown(
+    local: LocalWeb, browser: Any
+) -> None:
+    """docs/streaming.md: the page asks for NDJSON and falls back to JSON (the other tests)."""
+    citation = {"text": "x", "span": None, "references": [{"type": "S3", "uri": "s3://kb/refunds.pdf"}]}
+    local.gateway.canned.extend(
+        [
+            ndjson(
+                {"type": "chunk", "text": "Refunds take "},
+                {"type": "chunk", "text": "5 days."},
+                {"type": "citation", "citations": [citation]},
+                {
+                    "type": "done",
+                    "sessionId": "sess-stream-1",
+                    "usage": {"inputTokens": 1, "outputTokens": 2},
+                },
+            ),
+            ndjson(
+                {"type": "chunk", "text": "Sending the"},
+                {
+                    "type": "error",
+                    "status": 502,
+                    "sessionId": "sess-stream-1",
+                    "error": {
+                        "code": "AGENT_INTERRUPTED",
+                        "message": "the agent stopped",
+                        "requestId": "r-9",
+                    },
+                },
+            ),
+            ndjson({"type": "chunk", "text": "Half an ans"}),  # no terminal line: cut
+        ]
+    )
+    browser.get(local.url)
+    visible(browser, "#sign-in").click()
+    visible(browser, "#message")
+    send(browser, "How long do refunds take?")
+    wait_for_message(browser, "agent", "Refunds take 5 days.")
+    assert "s3://kb/refunds.pdf" in browser.find_element("css selector", "#log .citations").text
+    send(browser, "Send it")
+    wait_for_message(browser, "error", "the agent stopped (code AGENT_INTERRUPTED, request r-9)")
+    assert ("agent", "Sending the") in messages(browser)  # the partial text stays, marked by the error
+    send(browser, "Again")
+    wait_for_message(browser, "error", "code STREAM_CUT")
+    posts = [r for r in local.gateway.received if r.method == "POST"]
+    assert all(r.headers["accept"].startswith("application/x-ndjson") for r in posts)
+    assert [r.json().get("sessionId") for r in posts] == [None, "sess-stream-1", "sess-stream-1"]
+    assert csp_violations(browser) == []
