@@ -9,14 +9,15 @@ from __future__ import annotations
 
 from pulumi_policy import Policy
 
-from . import agent, agentcore, api, compute, iam, kms, lifecycle, logs, network, streaming, tags
+from . import agent, agentcore, api, compute, iam, kms, lifecycle, logs, network, streaming, tags, web
 
 PACK_NAME = "bedrock-vpc-agent-guardrails"
 PACK_DESCRIPTION = (
     "Guards a Bedrock agent running in a private VPC: no internet path, complete endpoint path, "
-    "least-privilege IAM, authenticated and throttled API, bounded logs, versioned agent alias."
+    "least-privilege IAM, authenticated and throttled API, bounded logs, versioned agent alias, "
+    "a private chat page behind CloudFront OAC with CORS pinned to it."
 )
-_MODULES = (network, compute, iam, api, streaming, logs, agent, agentcore, kms, tags, lifecycle)
+_MODULES = (network, compute, iam, api, streaming, logs, agent, agentcore, kms, tags, lifecycle, web)
 
 
 def all_policies() -> list[Policy]:

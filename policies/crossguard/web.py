@@ -37,7 +37,12 @@ HEADERS_POLICY: Final = "aws:cloudfront/responseHeadersPolicy:ResponseHeadersPol
 USER_POOL: Final = "aws:cognito/userPool:UserPool"
 
 BUCKETS: Final = (BUCKET, BUCKET_V2)
-PUBLIC_ACCESS_FLAGS: Final = ("blockPublicAcls", "blockPublicPolicy", "ignorePublicAcls", "restrictPublicBuckets")
+PUBLIC_ACCESS_FLAGS: Final = (
+    "blockPublicAcls",
+    "blockPublicPolicy",
+    "ignorePublicAcls",
+    "restrictPublicBuckets",
+)
 PUBLIC_ACLS: Final = ("public-read", "public-read-write", "authenticated-read")
 HTTPS_POLICIES: Final = ("redirect-to-https", "https-only")
 SECURITY_HEADERS: Final = {
@@ -58,7 +63,11 @@ def _bucket_problems(stack: Stack, bucket: Resource) -> Iterator[str]:
     if not blocks:
         yield f"{bucket.label} has no public access block (all four settings on)"
     for block in blocks:
-        off = [flag for flag in PUBLIC_ACCESS_FLAGS if not is_unknown(block.get(flag)) and block.get(flag) is not True]
+        off = [
+            flag
+            for flag in PUBLIC_ACCESS_FLAGS
+            if not is_unknown(block.get(flag)) and block.get(flag) is not True
+        ]
         if off:
             yield f"{bucket.label}: {block.label} leaves {', '.join(off)} off"
     acls = [bucket.get("acl"), *(acl.get("acl") for acl in stack.referrers(bucket, (BUCKET_ACL,), "bucket"))]
@@ -76,7 +85,8 @@ def _bucket_problems(stack: Stack, bucket: Resource) -> Iterator[str]:
     ),
     remediation=(
         "Add aws.s3.BucketPublicAccessBlock(bucket=..., block_public_acls=True, block_public_policy=True, "
-        "ignore_public_acls=True, restrict_public_buckets=True); remove website configurations and public ACLs."
+        "ignore_public_acls=True, restrict_public_buckets=True); remove website configurations and "
+        "public ACLs."
     ),
 )
 def web_bucket_not_public(stack: Stack, _: Config) -> Iterator[tuple[str, str]]:
@@ -97,7 +107,9 @@ def _origin_problems(res: Resource) -> Iterator[str]:
         if isinstance(domain, str) and ".s3-website" in domain:
             yield f"{res.label} origin {origin_id!r} is an S3 website endpoint (public, HTTP only)"
             continue
-        identity = origin.get("s3OriginConfig", {}) if isinstance(origin.get("s3OriginConfig"), Mapping) else {}
+        identity = (
+            origin.get("s3OriginConfig", {}) if isinstance(origin.get("s3OriginConfig"), Mapping) else {}
+        )
         if isinstance(identity.get("originAccessIdentity"), str) and identity.get("originAccessIdentity"):
             yield f"{res.label} origin {origin_id!r} uses a legacy origin access identity (OAI)"
         s3 = is_unknown(domain) or (isinstance(domain, str) and ".s3." in f".{domain}")
@@ -113,9 +125,11 @@ def _origin_problems(res: Resource) -> Iterator[str]:
         "'always'); never through a public S3 website endpoint or a legacy origin access identity."
     ),
     remediation=(
-        "aws.cloudfront.OriginAccessControl(origin_access_control_origin_type='s3', signing_behavior='always', "
+        "aws.cloudfront.OriginAccessControl(origin_access_control_origin_type='s3', "
+        "signing_behavior='always', "
         "signing_protocol='sigv4') and origins=[{'domain_name': bucket.bucket_regional_domain_name, "
-        "'origin_access_control_id': oac.id}]; a bucket policy for cloudfront.amazonaws.com with AWS:SourceArn."
+        "'origin_access_control_id': oac.id}]; a bucket policy for cloudfront.amazonaws.com with "
+        "AWS:SourceArn."
     ),
 )
 def web_cloudfront_oac(res: Resource, _: Config) -> Iterator[str]:
@@ -149,9 +163,13 @@ def web_viewer_https(res: Resource, _: Config) -> Iterator[str]:
             where = behavior.get("pathPattern") or "default"
             yield f"{res.label} behavior {where!r} allows plain HTTP (viewerProtocolPolicy {policy!r})"
     certificate = res.get("viewerCertificate")
-    if isinstance(certificate, Mapping) and (certificate.get("acmCertificateArn") or certificate.get("iamCertificateId")):
+    if isinstance(certificate, Mapping) and (
+        certificate.get("acmCertificateArn") or certificate.get("iamCertificateId")
+    ):
         version = certificate.get("minimumProtocolVersion")
-        if not is_unknown(version) and not (isinstance(version, str) and version.startswith(("TLSv1.2", "TLSv1.3"))):
+        if not is_unknown(version) and not (
+            isinstance(version, str) and version.startswith(("TLSv1.2", "TLSv1.3"))
+        ):
             yield f"{res.label} accepts {version or 'TLSv1'} (set minimumProtocolVersion TLSv1.2_2021)"
 
 
@@ -184,7 +202,9 @@ def _headers_problems(stack: Stack, distribution: Resource) -> Iterator[str]:
             if is_unknown(config):
                 continue
             config = config if isinstance(config, Mapping) else {}
-            missing = [label for key, label in SECURITY_HEADERS.items() if not isinstance(config.get(key), Mapping)]
+            missing = [
+                label for key, label in SECURITY_HEADERS.items() if not isinstance(config.get(key), Mapping)
+            ]
             csp = config.get("contentSecurityPolicy", {})
             text = csp.get("contentSecurityPolicy") if isinstance(csp, Mapping) else None
             if isinstance(text, str) and "'unsafe-inline'" in _directive(text, "script-src"):
@@ -249,18 +269,31 @@ def _cors_problems(stack: Stack, extras: set[str]) -> Iterator[tuple[str, str]]:
             continue  # cors-no-wildcard-origin reports a malformed list
         for distribution, page in known:
             if not origins & page:
-                yield function.urn, f"{function.label} {ORIGIN_VARIABLE} lacks {distribution.label}'s origin {sorted(page)[0]}"
-        stray = sorted(origins - allowed)
+                yield (
+                    function.urn,
+                    f"{function.label} {ORIGIN_VARIABLE} lacks {distribution.label}'s origin "
+                    f"{sorted(page)[0]}",
+                )
+        stray = sorted(origins - allowed - {"*", "null"})  # wildcards: cors-no-wildcard-origin
         if stray:
-            yield function.urn, f"{function.label} {ORIGIN_VARIABLE} allows undeclared origin(s) {', '.join(stray)}"
+            yield (
+                function.urn,
+                f"{function.label} {ORIGIN_VARIABLE} allows undeclared origin(s) {', '.join(stray)}",
+            )
     for response in stack.of_type(tokens.GATEWAY_RESPONSE):
         params = response.get("responseParameters")
         if not isinstance(params, Mapping):
             continue
         for key, value in params.items():
             origin = value.strip().strip("'\"") if isinstance(value, str) else None
-            if str(key).lower().endswith("access-control-allow-origin") and origin and origin not in allowed:
-                yield response.urn, f"{response.label} allows origin {origin}, which is neither the page's nor declared"
+            # '*' and 'null' are cors-no-wildcard-origin's finding: one fault, one violation.
+            wildcard = origin in ("*", "null")
+            header = str(key).lower().endswith("access-control-allow-origin")
+            if header and origin and not wildcard and origin not in allowed:
+                yield (
+                    response.urn,
+                    f"{response.label} allows origin {origin}, which is neither the page's nor declared",
+                )
 
 
 @rules.stack(

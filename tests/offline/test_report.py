@@ -35,7 +35,7 @@ def report_text(result: PreviewResult) -> str:
 
 
 def test_every_violation_prints_its_remediation(analyzer: PolicyAnalyzer) -> None:
-    result = judged(analyzer, apiAuth="none", flowLogTrafficType="ACCEPT")
+    result = judged(analyzer, apiAuth="none", webUi=False, flowLogTrafficType="ACCEPT")
     text = report_text(result)
     remediation = {p.name: p.remediation_steps for p in result.report.policies}
     for violation in result.report.violations:
@@ -46,7 +46,7 @@ def test_every_violation_prints_its_remediation(analyzer: PolicyAnalyzer) -> Non
     ("overrides", "expected"),
     [
         (
-            {"apiAuth": "none"},
+            {"apiAuth": "none", "webUi": False},  # the page needs iam
             'stack setting bedrock-vpc-agent:apiAuth = "none" (set for this stack): set it to iam or api-key',
         ),
         (

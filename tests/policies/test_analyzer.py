@@ -39,6 +39,7 @@ ADVISORY_RULES = {
     "bedrock-agent-customer-kms-key",
     "agentcore-harness-limits",
     "required-tags",
+    "web-viewer-tls-default-certificate",
 }
 STACK_RULES = {
     "no-route-out-of-vpc",
@@ -59,6 +60,9 @@ STACK_RULES = {
     "bedrock-no-draft-alias",
     "agentcore-execution-role-scoped",
     "agentcore-invoker-own-harness",
+    "web-bucket-not-public",
+    "web-response-headers-policy",
+    "web-cors-origins-match-distribution",
 }
 
 
