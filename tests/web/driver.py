@@ -11,7 +11,8 @@ from typing import Any
 from offline.engine import REPO_ROOT
 
 ARTIFACTS = REPO_ROOT / "build" / "test-artifacts"
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+# Debian's chromium (what .ci/run installs); Google Chrome where a CI image ships it with its driver.
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
 CHROMEDRIVER = shutil.which("chromedriver")
 WAIT_S = 15
 # Registered before any page script runs, in every document: the browser's own CSP reports.
