@@ -76,6 +76,10 @@ _EXPLICIT_TF_TYPES: dict[str, str] = {
     "aws:apigateway/account:Account": "aws_api_gateway_account",
     "aws:ec2/vpc:Vpc": "aws_vpc",
     "aws:s3/bucket:Bucket": "aws_s3_bucket",
+    "aws:s3/bucketObjectv2:BucketObjectv2": "aws_s3_object",
+    "aws:cognito/identityPoolRoleAttachment:IdentityPoolRoleAttachment": (
+        "aws_cognito_identity_pool_roles_attachment"
+    ),
 }
 _TOKEN = re.compile(r"super\((\w+), __self__\)\.__init__\(\s*'([a-z]+:[\w/]+:\w+)'")
 _INPUT = re.compile(r'__props__\.__dict__\["(\w+)"\] = (\w+)$', re.MULTILINE)

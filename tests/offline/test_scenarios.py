@@ -91,8 +91,8 @@ SCENARIOS = [
     ),
     Scenario(
         "auth change",
-        DEV,
-        ProgramState(overrides={"apiAuth": "api-key"}),
+        ProgramState(overrides={"webUi": False}),  # the page needs apiAuth iam
+        ProgramState(overrides={"apiAuth": "api-key", "webUi": False}),
         {
             "api-key": CREATE,
             "api-usage-plan": CREATE,
