@@ -7,19 +7,24 @@ then wires the components and exports what operators and the chat client need.
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 import pulumi
 
 from client.tools import CLIENT_ACTION_GROUP, CLIENT_TOOLS
-from components.agent import AgentArgs, ToolGroup, create_agent
+from components.agent import AgentArgs, AgentKeySpec, KnowledgeBaseSpec, ToolGroup, create_agent
 from components.api import ChatApi, ChatApiArgs, allowed_origins
 from components.config import load_config
 from components.context import AwsContext
 from components.endpoints import InterfaceEndpoints, InterfaceEndpointsArgs
 from components.function import VpcFunction, VpcFunctionArgs, VpcFunctionRoleArgs
 from components.function_schema import DEFAULT_MAX_FUNCTIONS, function_schema, function_schema_for_resolver
+from components.guardrail import AgentGuardrail, AgentGuardrailArgs, GuardrailAttachment
+from components.keys import AgentKey, AgentKeyArgs
+from components.knowledge_base import KnowledgeBase, KnowledgeBaseArgs
 from components.logs import LogsKey, LogsKeyArgs
+from components.monitoring import StackMonitoring, StackMonitoringArgs
 from components.naming import Naming
 from components.network import PrivateNetwork, PrivateNetworkArgs, SubnetSpec
 from components.web import (
@@ -48,6 +53,7 @@ logs_key = LogsKey(
         context=context,
         log_group_arn_patterns=naming.log_group_arn_patterns(context),
         protect=config.protect_stateful_resources,
+        alarm_notifications=True,
     ),
 )
 
@@ -105,6 +111,66 @@ def vpc_function(role: str, description: str, **extra: Any) -> VpcFunction:
 # call to the client, which answers in its next request). An agent allows DEFAULT_MAX_FUNCTIONS
 # across all its tool groups.
 action_group_function = vpc_function("action-group", "Tools the Bedrock agent calls")
+
+# The agent's own key (agentKmsKey), or the one the user brings (agentKmsKeyArn): sessions and
+# resources of the agent; the stack's own key also encrypts its guardrail and knowledge base.
+agent_key = (
+    AgentKey("agent-key", AgentKeyArgs(context=context, protect=config.protect_stateful_resources))
+    if config.agent.create_kms_key
+    else None
+)
+agent_key_spec: AgentKeySpec | None = None
+if agent_key is not None:
+    agent_key_spec = AgentKeySpec(arn=agent_key.arn, key="stack:agent-key")
+elif config.agent.customer_kms_key_arn is not None:
+    agent_key_spec = AgentKeySpec(
+        arn=config.agent.customer_kms_key_arn, key=config.agent.customer_kms_key_arn
+    )
+data_key_arn = agent_key.arn if agent_key is not None else None
+
+knowledge_base: KnowledgeBase | None = None
+knowledge_bases: list[KnowledgeBaseSpec] = []
+if config.knowledge_base is not None:
+    knowledge_base = KnowledgeBase(
+        "knowledge",
+        KnowledgeBaseArgs(
+            context=context,
+            settings=config.knowledge_base,
+            name_prefix=naming.prefix,
+            corpus_dir=Path(__file__).resolve().parent / "knowledge",
+            kms_key_arn=data_key_arn,
+            protect=config.protect_stateful_resources,
+        ),
+    )
+    knowledge_bases.append(
+        KnowledgeBaseSpec(
+            knowledge_base_id=knowledge_base.knowledge_base_id,
+            knowledge_base_arn=knowledge_base.knowledge_base_arn,
+            description=config.knowledge_base.description,
+            key="knowledge",
+        )
+    )
+
+guardrail: GuardrailAttachment | None = None
+if config.guardrail is not None:
+    guardrail = AgentGuardrail(
+        "guardrail",
+        AgentGuardrailArgs(
+            settings=config.guardrail,
+            guardrail_name=naming.prefix[:50],
+            with_grounding=knowledge_base is not None,
+            kms_key_arn=data_key_arn,
+        ),
+    ).attachment
+elif config.agent.guardrail_id is not None and config.agent.guardrail_version is not None:
+    guardrail = GuardrailAttachment.existing(
+        config.agent.guardrail_id,
+        config.agent.guardrail_version,
+        config.agent.guardrail_id
+        if config.agent.guardrail_id.startswith("arn:")
+        else context.arn("bedrock", f"guardrail/{config.agent.guardrail_id}"),
+    )
+
 agent = create_agent(
     "agent",
     AgentArgs(
@@ -128,6 +194,9 @@ agent = create_agent(
             ),
         ],
         turn_timeout_seconds=config.api.integration_timeout_ms // 1000,
+        guardrail=guardrail,
+        knowledge_bases=knowledge_bases,
+        kms_key=agent_key_spec,
     ),
 )
 
@@ -221,6 +290,34 @@ api = ChatApi(
         browser_origins=browser_origins,
     ),
 )
+# --- Operations ---
+monitoring = StackMonitoring(
+    "monitoring",
+    StackMonitoringArgs(
+        context=context,
+        stack_prefix=naming.prefix,
+        invoker_function_name=naming.function_name("invoker"),
+        invoker_log_group_name=invoker.log_group_name,
+        action_group_function_name=naming.function_name("action-group"),
+        api_name=f"{naming.prefix}-chat",
+        api_stage_name=config.api.stage_name,
+        agent_alias_arn=agent.outputs.get("agentAliasArn", ""),
+        topic_kms_key_arn=logs_key.arn,
+        alarm_email=config.monitoring.alarm_email,
+        protect=config.protect_stateful_resources,
+    ),
+)
+pulumi.export("dashboardName", monitoring.dashboard_name)
+pulumi.export("alarmTopicArn", monitoring.topic_arn)
+if guardrail is not None:
+    pulumi.export("guardrailId", guardrail.identifier)
+    pulumi.export("guardrailVersion", guardrail.version)
+if knowledge_base is not None:
+    # What `python -m client ingest` needs.
+    pulumi.export("knowledgeBaseId", knowledge_base.knowledge_base_id)
+    pulumi.export("knowledgeBaseDataSourceId", knowledge_base.data_source_id)
+    pulumi.export("knowledgeBaseBucketName", knowledge_base.bucket_name)
+
 pulumi.export("apiUrl", api.url)
 pulumi.export("apiId", api.rest_api_id)
 pulumi.export("apiStageName", api.stage_name)

@@ -186,6 +186,43 @@ AUTH_DOMAIN_RESERVED = ("aws", "amazon", "cognito")
 ORIGIN = re.compile(r"https://[a-z0-9.-]+(:\d{1,5})?|http://(localhost|127\.0\.0\.1)(:\d{1,5})?")
 STAGE_NAME = re.compile(r"[A-Za-z0-9_-]{1,128}")
 
+# Guardrail vocabularies, as the bedrock API model (CreateGuardrail) of the pinned botocore spells
+# them; tests/program/test_config.py checks they still match it.
+GUARDRAIL_CONTENT_CATEGORIES: tuple[str, ...] = (
+    "SEXUAL", "VIOLENCE", "HATE", "INSULTS", "MISCONDUCT", "PROMPT_ATTACK",
+)  # fmt: skip
+GUARDRAIL_STRENGTHS: tuple[str, ...] = ("NONE", "LOW", "MEDIUM", "HIGH")
+GUARDRAIL_PII_ACTIONS: tuple[str, ...] = ("BLOCK", "ANONYMIZE")
+GUARDRAIL_PII_ENTITIES: tuple[str, ...] = (
+    "ADDRESS", "AGE", "AWS_ACCESS_KEY", "AWS_SECRET_KEY", "CA_HEALTH_NUMBER", "CA_SOCIAL_INSURANCE_NUMBER",
+    "CREDIT_DEBIT_CARD_CVV", "CREDIT_DEBIT_CARD_EXPIRY", "CREDIT_DEBIT_CARD_NUMBER", "DRIVER_ID", "EMAIL",
+    "INTERNATIONAL_BANK_ACCOUNT_NUMBER", "IP_ADDRESS", "LICENSE_PLATE", "MAC_ADDRESS", "NAME", "PASSWORD",
+    "PHONE", "PIN", "SWIFT_CODE", "UK_NATIONAL_HEALTH_SERVICE_NUMBER", "UK_NATIONAL_INSURANCE_NUMBER",
+    "UK_UNIQUE_TAXPAYER_REFERENCE_NUMBER", "URL", "USERNAME", "US_BANK_ACCOUNT_NUMBER",
+    "US_BANK_ROUTING_NUMBER", "US_INDIVIDUAL_TAX_IDENTIFICATION_NUMBER", "US_PASSPORT_NUMBER",
+    "US_SOCIAL_SECURITY_NUMBER", "VEHICLE_IDENTIFICATION_NUMBER",
+)  # fmt: skip
+# Limits of the same model: GuardrailTopicName/Definition/Example(s), GuardrailTopicsConfig,
+# GuardrailWordConfigTextString, GuardrailBlockedMessaging.
+TOPIC_NAME = re.compile(r"[0-9a-zA-Z-_ !?.]{1,100}")
+TOPIC_DEFINITION_LENGTH = 200
+TOPIC_EXAMPLE_LENGTH = 100
+TOPIC_EXAMPLES = 5
+MAX_TOPICS = 30
+WORD_LENGTH = 100
+BLOCKED_MESSAGE_LENGTH = (1, 500)
+# Contextual grounding thresholds: the API accepts 0 <= t < 1 (GuardrailContextualGroundingFilterConfig).
+GROUNDING_THRESHOLD = (0.0, 0.99)
+# Knowledge base limits (bedrock-agent API model: FixedSizeChunkingConfiguration, Description, and
+# EmbeddingModelConfiguration's dimensions; S3 Vectors indexes take 1 to 4096 dimensions).
+CHUNKING_STRATEGIES: tuple[str, ...] = ("FIXED_SIZE", "NONE")
+CHUNK_MAX_TOKENS = (1, 8192)
+CHUNK_OVERLAP_PERCENT = (1, 99)
+EMBEDDING_DIMENSIONS = (1, 4096)
+KB_DESCRIPTION_LENGTH = (1, 200)
+EMBEDDING_MODEL = re.compile(r"[a-z0-9-]+\.[a-zA-Z0-9.-]{1,63}(:[a-z0-9-]{1,63}){0,2}")
+EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[A-Za-z]{2,}")
+
 MAX_AZ_COUNT = 6
 # Subnets are carved as fixed 1/8 slices of the VPC block (3 extra prefix bits), so adding an AZ
 # later adds a subnet without renumbering the existing ones. AWS subnets must be /28 or larger.
@@ -211,11 +248,48 @@ class AgentSettings:
     customer_kms_key_arn: str | None
     max_iterations: int  # AgentCore: model/tool round trips per turn
     max_tokens: int  # AgentCore: output tokens per turn, across its model calls
+    create_kms_key: bool = False  # agentKmsKey: the stack creates the agent's own key
 
     @property
     def inference_profile_geography(self) -> str | None:
         """ "us" for "us.anthropic.claude-…": set when the model is a system inference profile id."""
         return _model_geography(self.foundation_model)
+
+
+@dataclass(frozen=True)
+class DeniedTopic:
+    name: str
+    definition: str
+    examples: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class GuardrailSettings:
+    """The stack's own guardrail (guardrailEnabled); every field is frozen into its pinned version."""
+
+    content_filters: Mapping[str, str]  # category -> NONE | LOW | MEDIUM | HIGH
+    pii_entities: Mapping[str, str]  # PII entity type -> BLOCK | ANONYMIZE
+    denied_topics: tuple[DeniedTopic, ...]
+    blocked_words: tuple[str, ...]
+    profanity_filter: bool
+    grounding_threshold: float  # applied only with a knowledge base
+    relevance_threshold: float
+    blocked_message: str
+
+
+@dataclass(frozen=True)
+class KnowledgeBaseSettings:
+    embedding_model: str
+    embedding_dimensions: int
+    chunking: str  # one of CHUNKING_STRATEGIES
+    chunk_max_tokens: int
+    chunk_overlap_percent: int
+    description: str
+
+
+@dataclass(frozen=True)
+class MonitoringSettings:
+    alarm_email: str | None
 
 
 @dataclass(frozen=True)
@@ -287,6 +361,9 @@ class StackConfig:
     functions: FunctionSettings
     api: ApiSettings
     web: WebSettings | None = None
+    guardrail: GuardrailSettings | None = None  # None: no guardrail of the stack's own
+    knowledge_base: KnowledgeBaseSettings | None = None  # None: no knowledge base
+    monitoring: MonitoringSettings = MonitoringSettings(alarm_email=None)
 
     @property
     def name_prefix(self) -> str:
@@ -402,6 +479,9 @@ def load_config(
     functions = _read_functions(read, region)
     api = _read_api(read)
     web = _read_web(read, region, api)
+    guardrail = _read_guardrail(read, agent)
+    knowledge_base = _read_knowledge_base(read)
+    monitoring = _read_monitoring(read)
 
     zones: Sequence[str] = ()
     if az_count is not None and not 1 <= az_count <= MAX_AZ_COUNT:
@@ -437,6 +517,7 @@ def load_config(
     assert agent is not None
     assert functions is not None
     assert api is not None
+    assert monitoring is not None
     return StackConfig(
         project=project,
         stack=stack,
@@ -451,6 +532,9 @@ def load_config(
         functions=functions,
         api=api,
         web=web,
+        guardrail=guardrail,
+        knowledge_base=knowledge_base,
+        monitoring=monitoring,
     )
 
 
@@ -501,6 +585,12 @@ def _read_agent(read: _Reader, region: str | None, runtime: str | None) -> Agent
         read.add(
             "agentKmsKeyArn", f"'{kms_key}' is not a KMS key ARN (arn:aws:kms:<region>:<account>:key/<id>)."
         )
+    create_key = read.boolean("agentKmsKey")
+    if create_key and kms_key is not None:
+        read.add(
+            "agentKmsKey",
+            "agentKmsKey creates the agent's own key, agentKmsKeyArn brings one: set only one of them.",
+        )
     if (
         len(read.messages) > before
         or runtime is None
@@ -511,6 +601,7 @@ def _read_agent(read: _Reader, region: str | None, runtime: str | None) -> Agent
         or max_tokens is None
     ):
         return None
+    assert create_key is not None
     return AgentSettings(
         runtime=runtime,
         foundation_model=model,
@@ -521,6 +612,7 @@ def _read_agent(read: _Reader, region: str | None, runtime: str | None) -> Agent
         customer_kms_key_arn=kms_key,
         max_iterations=max_iterations,
         max_tokens=max_tokens,
+        create_kms_key=create_key,
     )
 
 
@@ -673,6 +765,185 @@ def _read_web(read: _Reader, region: str | None, api: ApiSettings | None) -> Web
         password_min_length=length,
         auth_domain_prefix=prefix,
     )
+
+
+def _read_guardrail(read: _Reader, agent: AgentSettings | None) -> GuardrailSettings | None:
+    """The stack's guardrail, or None when guardrailEnabled is off (an existing one may be attached)."""
+    before = len(read.messages)
+    enabled = read.boolean("guardrailEnabled")
+    filters = _check_choice_map(
+        read, "guardrailContentFilters", GUARDRAIL_CONTENT_CATEGORIES, GUARDRAIL_STRENGTHS, "category"
+    )
+    pii = _check_choice_map(
+        read, "guardrailPiiEntities", GUARDRAIL_PII_ENTITIES, GUARDRAIL_PII_ACTIONS, "PII entity type"
+    )
+    topics = _check_topics(read, read.structured("guardrailDeniedTopics"))
+    words = read.structured("guardrailBlockedWords")
+    if words is not None and (
+        not isinstance(words, list)
+        or not all(isinstance(w, str) and 0 < len(w) <= WORD_LENGTH for w in words)
+    ):
+        read.add(
+            "guardrailBlockedWords", f"must be a list of words or phrases of 1 to {WORD_LENGTH} characters."
+        )
+    profanity = read.boolean("guardrailProfanityFilter")
+    grounding = _in_range(
+        read, "guardrailGroundingThreshold", read.number("guardrailGroundingThreshold"), *GROUNDING_THRESHOLD
+    )
+    relevance = _in_range(
+        read, "guardrailRelevanceThreshold", read.number("guardrailRelevanceThreshold"), *GROUNDING_THRESHOLD
+    )
+    message = read.text("guardrailBlockedMessage")
+    if message is not None:
+        _in_range(read, "guardrailBlockedMessage", len(message), *BLOCKED_MESSAGE_LENGTH, " characters")
+    if enabled and agent is not None and agent.guardrail_id is not None:
+        read.add(
+            "guardrailEnabled",
+            "the stack creates its own guardrail, and agentGuardrailId names another: turn guardrailEnabled "
+            "off to attach the existing guardrail, or remove agentGuardrailId/agentGuardrailVersion.",
+        )
+    if len(read.messages) > before or not enabled:
+        return None
+    assert filters is not None
+    assert pii is not None
+    assert topics is not None
+    assert isinstance(words, list)
+    assert profanity is not None
+    assert grounding is not None
+    assert relevance is not None
+    assert message is not None
+    if filters and all(strength == "NONE" for strength in filters.values()) and not pii and not topics:
+        read.add(
+            "guardrailContentFilters",
+            "every filter is NONE and nothing else is configured: the "
+            "guardrail would filter nothing; set guardrailEnabled to false instead.",
+        )
+        return None
+    return GuardrailSettings(
+        content_filters=filters,
+        pii_entities=pii,
+        denied_topics=topics,
+        blocked_words=tuple(words),
+        profanity_filter=profanity,
+        grounding_threshold=grounding,
+        relevance_threshold=relevance,
+        blocked_message=message,
+    )
+
+
+def _check_choice_map(
+    read: _Reader, name: str, keys: Sequence[str], values: Sequence[str], what: str
+) -> dict[str, str] | None:
+    """A {key: value} setting whose keys and values come from fixed vocabularies."""
+    raw = read.structured(name)
+    if raw is None:
+        return None
+    if not isinstance(raw, dict):
+        read.add(name, f"must be an object of {what} to one of {', '.join(values)}.")
+        return None
+    before = len(read.messages)
+    for key, value in raw.items():
+        if key not in keys:
+            close = difflib.get_close_matches(str(key), keys, n=1)
+            hint = f" Did you mean '{close[0]}'?" if close else f" Use one of {', '.join(keys)}."
+            read.add(name, f"'{key}' is not a {what}.{hint}")
+        elif value not in values:
+            read.add(name, f"{key}: '{value}' is not one of {', '.join(values)}.")
+    return dict(sorted(raw.items())) if len(read.messages) == before else None
+
+
+def _check_topics(read: _Reader, raw: object) -> tuple[DeniedTopic, ...] | None:
+    name = "guardrailDeniedTopics"
+    if raw is None:
+        return None
+    if not isinstance(raw, list) or not all(isinstance(item, dict) for item in raw):
+        read.add(name, "must be a list of {name, definition, examples} objects.")
+        return None
+    if len(raw) > MAX_TOPICS:
+        read.add(name, f"{len(raw)} topics; a guardrail takes at most {MAX_TOPICS}.")
+    before = len(read.messages)
+    topics: list[DeniedTopic] = []
+    for index, item in enumerate(raw):
+        topic, definition, examples = item.get("name"), item.get("definition"), item.get("examples", [])
+        where = f"topic {index + 1}"
+        if not isinstance(topic, str) or not TOPIC_NAME.fullmatch(topic):
+            read.add(name, f"{where}: name must be 1 to 100 letters, digits, spaces or - _ ! ? . characters.")
+        if not isinstance(definition, str) or not 0 < len(definition) <= TOPIC_DEFINITION_LENGTH:
+            read.add(name, f"{where}: definition must be 1 to {TOPIC_DEFINITION_LENGTH} characters.")
+        if (
+            not isinstance(examples, list)
+            or len(examples) > TOPIC_EXAMPLES
+            or not all(isinstance(e, str) and 0 < len(e) <= TOPIC_EXAMPLE_LENGTH for e in examples)
+        ):
+            read.add(
+                name,
+                f"{where}: examples must be at most {TOPIC_EXAMPLES} phrases of 1 to {TOPIC_EXAMPLE_LENGTH} "
+                "characters.",
+            )
+        unknown = sorted(set(item) - {"name", "definition", "examples"})
+        if unknown:
+            read.add(name, f"{where}: unknown field(s) {', '.join(unknown)}; use name, definition, examples.")
+        if len(read.messages) == before:
+            topics.append(DeniedTopic(str(topic), str(definition), tuple(examples)))
+    names = [topic.name.lower() for topic in topics]
+    for duplicate in sorted({n for n in names if names.count(n) > 1}):
+        read.add(name, f"topic '{duplicate}' is listed twice.")
+    return tuple(topics) if len(read.messages) == before else None
+
+
+def _read_knowledge_base(read: _Reader) -> KnowledgeBaseSettings | None:
+    before = len(read.messages)
+    enabled = read.boolean("knowledgeBaseEnabled")
+    model = read.text("knowledgeBaseEmbeddingModel")
+    if model is not None and not EMBEDDING_MODEL.fullmatch(model):
+        read.add(
+            "knowledgeBaseEmbeddingModel",
+            f"'{model}' is not a Bedrock embedding model id (e.g. amazon.titan-embed-text-v2:0).",
+        )
+    dimensions = _in_range(
+        read,
+        "knowledgeBaseEmbeddingDimensions",
+        read.integer("knowledgeBaseEmbeddingDimensions"),
+        *EMBEDDING_DIMENSIONS,
+    )
+    chunking = _one_of(read, "knowledgeBaseChunking", CHUNKING_STRATEGIES)
+    max_tokens = _in_range(
+        read, "knowledgeBaseChunkMaxTokens", read.integer("knowledgeBaseChunkMaxTokens"), *CHUNK_MAX_TOKENS
+    )
+    overlap = _in_range(
+        read,
+        "knowledgeBaseChunkOverlapPercent",
+        read.integer("knowledgeBaseChunkOverlapPercent"),
+        *CHUNK_OVERLAP_PERCENT,
+    )
+    description = read.text("knowledgeBaseDescription")
+    if description is not None:
+        description = description.strip()
+        _in_range(read, "knowledgeBaseDescription", len(description), *KB_DESCRIPTION_LENGTH, " characters")
+    if len(read.messages) > before or not enabled:
+        return None
+    assert model is not None
+    assert dimensions is not None
+    assert chunking is not None
+    assert max_tokens is not None
+    assert overlap is not None
+    assert description is not None
+    return KnowledgeBaseSettings(
+        embedding_model=model,
+        embedding_dimensions=dimensions,
+        chunking=chunking,
+        chunk_max_tokens=max_tokens,
+        chunk_overlap_percent=overlap,
+        description=description,
+    )
+
+
+def _read_monitoring(read: _Reader) -> MonitoringSettings | None:
+    email = read.optional_text("alarmEmail")
+    if email is not None and not EMAIL.fullmatch(email):
+        read.add("alarmEmail", f"'{email}' is not an email address.")
+        return None
+    return MonitoringSettings(alarm_email=email)
 
 
 def _model_geography(model: str) -> str | None:

@@ -1,7 +1,9 @@
 """Encrypted, retained CloudWatch log groups for the whole stack.
 
 `LogsKey` is the customer-managed KMS key every log group of the stack is encrypted with; its key
-policy lets CloudWatch Logs use it only for this stack's log groups. `create_log_group` is the one
+policy lets CloudWatch Logs use it only for this stack's log groups. It also encrypts the alarm topic
+(components/monitoring.py): CloudWatch, publishing alarm notifications, may generate and decrypt data
+keys for SNS, so the stack's telemetry needs one key, not two. `create_log_group` is the one
 way components create a log group, so retention, encryption and protection are never forgotten.
 """
 
@@ -21,6 +23,10 @@ from components.context import AwsContext
 KEY_ADMIN_SID = "EnableIamPoliciesOfThisAccount"
 LOGS_SID = "AllowCloudWatchLogsForThisStackOnly"
 LOGS_KEY_ACTIONS = ["kms:Encrypt*", "kms:Decrypt*", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:Describe*"]
+ALARMS_SID = "AllowCloudWatchAlarmsToPublishToEncryptedTopics"
+# What a publisher to an SSE-KMS topic needs (SNS developer guide, "Enable compatibility between event
+# sources from AWS services and encrypted topics"). SNS only asks KMS for its topics.
+ALARM_KEY_ACTIONS = ["kms:GenerateDataKey*", "kms:Decrypt"]
 
 
 @dataclass
@@ -28,6 +34,7 @@ class LogsKeyArgs:
     context: AwsContext
     log_group_arn_patterns: Sequence[str]
     protect: bool = False
+    alarm_notifications: bool = False  # the key also encrypts the stack's alarm topic
 
 
 class LogsKey(pulumi.ComponentResource):
@@ -41,7 +48,9 @@ class LogsKey(pulumi.ComponentResource):
             description=f"Encrypts the CloudWatch log groups of {pulumi.get_project()}/{pulumi.get_stack()}",
             enable_key_rotation=True,
             deletion_window_in_days=30,
-            policy=pulumi.Output.json_dumps(logs_key_policy(args.context, args.log_group_arn_patterns)),
+            policy=pulumi.Output.json_dumps(
+                logs_key_policy(args.context, args.log_group_arn_patterns, args.alarm_notifications)
+            ),
             opts=pulumi.ResourceOptions(parent=self, protect=args.protect),
         )
         aws.kms.Alias(
@@ -54,7 +63,19 @@ class LogsKey(pulumi.ComponentResource):
         self.register_outputs({"arn": self.arn})
 
 
-def logs_key_policy(context: AwsContext, log_group_arn_patterns: Sequence[str]) -> dict[str, Any]:
+def logs_key_policy(
+    context: AwsContext, log_group_arn_patterns: Sequence[str], alarm_notifications: bool = False
+) -> dict[str, Any]:
+    alarms: list[dict[str, Any]] = [
+        {
+            "Sid": ALARMS_SID,
+            "Effect": "Allow",
+            "Principal": {"Service": context.service_principal("cloudwatch")},
+            "Action": ALARM_KEY_ACTIONS,
+            # The documented statement has no condition; the topic policy admits only this account's alarms.
+            "Resource": "*",
+        }
+    ]
     return {
         "Version": "2012-10-17",
         "Statement": [
@@ -75,6 +96,7 @@ def logs_key_policy(context: AwsContext, log_group_arn_patterns: Sequence[str]) 
                     "ArnLike": {"kms:EncryptionContext:aws:logs:arn": list(log_group_arn_patterns)}
                 },
             },
+            *(alarms if alarm_notifications else []),
         ],
     }
 

@@ -33,6 +33,20 @@ LOG_GROUP = "aws:cloudwatch/logGroup:LogGroup"
 FUNCTION = "aws:lambda/function:Function"
 STAGE = "aws:apigateway/stage:Stage"
 HARNESS = "aws:bedrock/agentcoreHarness:AgentcoreHarness"
+ALARM = "aws:cloudwatch/metricAlarm:MetricAlarm"
+DASHBOARD = "aws:cloudwatch/dashboard:Dashboard"
+METRIC_FILTER = "aws:cloudwatch/logMetricFilter:LogMetricFilter"
+GUARDRAIL = "aws:bedrock/guardrail:Guardrail"
+KNOWLEDGE_BASE = "aws:bedrock/agentKnowledgeBase:AgentKnowledgeBase"
+VECTOR_INDEX = "aws:s3/vectorsIndex:VectorsIndex"
+BUCKET = "aws:s3/bucket:Bucket"
+BUCKET_OBJECT = "aws:s3/bucketObjectv2:BucketObjectv2"
+SNS_TOPIC = "aws:sns/topic:Topic"
+# Billed per month whatever the traffic: (price key, what one is).
+MONTHLY_PER_RESOURCE: Mapping[str, tuple[str, str]] = {
+    ALARM: ("cloudwatch.alarm_month", "CloudWatch alarms"),
+    DASHBOARD: ("cloudwatch.dashboard_month", "CloudWatch dashboard"),
+}
 
 # Resources that cost nothing while idle, by category, with what they are billed for instead.
 IDLE_CATEGORIES: Mapping[str, tuple[str, str]] = {
@@ -46,6 +60,24 @@ IDLE_CATEGORIES: Mapping[str, tuple[str, str]] = {
     ),
     "flow-logs": ("VPC flow log", "per GB delivered to CloudWatch Logs"),
     "network": ("VPC, subnets, route tables, security groups, rules", "no charge"),
+    "guardrail": ("Bedrock guardrail and its version", "per 1,000 text units evaluated (word filters free)"),
+    "knowledge-base": (
+        "Bedrock knowledge base, data source, agent association",
+        "no charge; ingestion and retrieval bill embedding tokens and vector writes/queries",
+    ),
+    "vectors": (
+        "S3 Vectors bucket and index",
+        "per GB-month stored, per GB written, per query (no hourly charge)",
+    ),
+    "documents": (
+        "S3 document bucket, its settings and objects",
+        "per GB-month stored (the sample corpus: a few KB)",
+    ),
+    "metric-filters": (
+        "Log metric filters",
+        "their custom metrics bill only for hours in which an error is logged",
+    ),
+    "notifications": ("SNS alarm topic, policy, subscription", "per notification delivered"),
     "no-charge": (
         "IAM roles and policies, Lambda permissions, KMS alias, API Gateway account, deploy-time waits",
         "no charge",
@@ -117,6 +149,17 @@ FREE_WHEN_IDLE: Mapping[str, str] = {
     "aws:kms/alias:Alias": "no-charge",
     "time:index/sleep:Sleep": "no-charge",  # a wait inside the deployment, not an AWS resource
     **WEB_TYPES,
+    GUARDRAIL: "guardrail",
+    "aws:bedrock/guardrailVersion:GuardrailVersion": "guardrail",
+    KNOWLEDGE_BASE: "knowledge-base",
+    "aws:bedrock/agentDataSource:AgentDataSource": "knowledge-base",
+    "aws:bedrock/agentAgentKnowledgeBaseAssociation:AgentAgentKnowledgeBaseAssociation": "knowledge-base",
+    "aws:s3/vectorsVectorBucket:VectorsVectorBucket": "vectors",
+    VECTOR_INDEX: "vectors",
+    METRIC_FILTER: "metric-filters",
+    SNS_TOPIC: "notifications",
+    "aws:sns/topicPolicy:TopicPolicy": "notifications",
+    "aws:sns/topicSubscription:TopicSubscription": "notifications",
 }
 # Billed by the hour but not in the price table: flagged so that an estimate never silently omits them.
 HOURLY_UNPRICED: Mapping[str, str] = {
@@ -326,6 +369,26 @@ def monthly_fixed_cost(run: ProgramRun, prices: PriceTable) -> CostEstimate:
             )
         )
 
+    for type_, (price_key, label) in MONTHLY_PER_RESOURCE.items():
+        resources = sorted(run.of_type(type_), key=lambda r: r.name)
+        if not resources:
+            continue
+        price = prices[price_key]
+        count = len(resources)
+        items.append(
+            LineItem(
+                description=label,
+                resources=tuple(r.name for r in resources),
+                quantity=count,
+                unit=price.unit,
+                unit_price=price.usd,
+                basis=f"{count} {price.unit.split('-')[0]}{'s' if count != 1 else ''}",
+                price_key=price.key,
+                status=price.status,
+                note=price.description.split("; ", 1)[1] if "; " in price.description else "",
+            )
+        )
+
     for resource in run.resources:
         reason = HOURLY_UNPRICED.get(resource.type)
         if reason is None and resource.type == STAGE and resource.inputs.get("cacheClusterEnabled") is True:
@@ -351,9 +414,12 @@ def monthly_fixed_cost(run: ProgramRun, prices: PriceTable) -> CostEstimate:
             not resource.custom
             or resource.type in (VPC_ENDPOINT, KMS_KEY)
             or resource.type in HOURLY_UNPRICED
+            or resource.type in MONTHLY_PER_RESOURCE
         ):
             continue
         category = FREE_WHEN_IDLE.get(resource.type)
+        if category == "web" and resource.type.startswith("aws:s3/") and _in_knowledge_base(resource.parent):
+            category = "documents"  # the same S3 types hold the knowledge base's documents
         if category is None:
             unassessed.append(resource.type)
         else:
@@ -451,6 +517,28 @@ def usage_formulas(run: ProgramRun, prices: PriceTable) -> list[UsageFormula]:
     formulas.append(_bedrock_formula(run, prices))
     if run.of_type(HARNESS):
         formulas.extend(_agentcore_formulas(prices))
+    formulas += _guardrail_formulas(run, prices)
+    formulas += _knowledge_base_formulas(run, prices)
+    if run.of_type(METRIC_FILTER):
+        metric = prices["cloudwatch.custom_metric_month"]
+        formulas.append(
+            UsageFormula(
+                "CloudWatch metric filters",
+                f"each metric (one per error code seen) {TIMES} {_money(metric.usd)}/month, prorated by "
+                f"the hours it receives data ({len(run.of_type(METRIC_FILTER))} filters)",
+                metric.status,
+            )
+        )
+    if run.of_type(SNS_TOPIC):
+        email = prices["sns.email_100k"]
+        formulas.append(
+            UsageFormula(
+                "SNS alarm notifications",
+                f"email deliveries {TIMES} {_money(email.usd)}/100,000 beyond 1,000/month "
+                "(one per alarm state change)",
+                email.status,
+            )
+        )
     xray = prices["xray.traces_recorded_1m"]
     formulas.append(
         UsageFormula(
@@ -469,6 +557,11 @@ def usage_formulas(run: ProgramRun, prices: PriceTable) -> list[UsageFormula]:
         )
     )
     return formulas
+
+
+def _in_knowledge_base(parent: str | None) -> bool:
+    """Whether a resource's parent URN is the knowledge-base component (components/knowledge_base.py)."""
+    return parent is not None and "bedrock-vpc-agent:index:KnowledgeBase::" in parent
 
 
 def _web_formulas(run: ProgramRun, prices: PriceTable) -> list[UsageFormula]:
@@ -505,6 +598,61 @@ def _web_formulas(run: ProgramRun, prices: PriceTable) -> list[UsageFormula]:
             )
         )
     return formulas
+
+
+def _guardrail_formulas(run: ProgramRun, prices: PriceTable) -> list[UsageFormula]:
+    formulas: list[UsageFormula] = []
+    for guardrail in run.of_type(GUARDRAIL):
+        policies = [
+            ("content filters", "contentPolicyConfig", "bedrock.guardrail.content_filter_1k_units"),
+            ("denied topics", "topicPolicyConfig", "bedrock.guardrail.denied_topics_1k_units"),
+            ("PII filter", "sensitiveInformationPolicyConfig", "bedrock.guardrail.pii_1k_units"),
+            ("grounding check", "contextualGroundingPolicyConfig", "bedrock.guardrail.grounding_1k_units"),
+        ]
+        used = [(label, prices[key]) for label, field, key in policies if guardrail.inputs.get(field)]
+        if not used:
+            continue
+        per_1k = sum(price.usd for _, price in used)
+        parts = " + ".join(f"{label} {_money(price.usd)}" for label, price in used)
+        formulas.append(
+            UsageFormula(
+                f"Bedrock guardrail {guardrail.name}",
+                f"text units (1,000 characters of each prompt and answer) {TIMES} ({parts})/1,000 = "
+                f"{_money(round(per_1k, 4))} per 1,000 text units; word filters free",
+                _weakest(*(price.status for _, price in used)),
+            )
+        )
+    return formulas
+
+
+def _knowledge_base_formulas(run: ProgramRun, prices: PriceTable) -> list[UsageFormula]:
+    if not run.of_type(KNOWLEDGE_BASE):
+        return []
+    storage, put, query = (
+        prices["s3vectors.storage_gb_month"],
+        prices["s3vectors.put_gb"],
+        prices["s3vectors.query_1m"],
+    )
+    embed, ocu = prices["bedrock.titan_embed_text_v2.input_1m"], prices["opensearch_serverless.ocu_hour"]
+    dimensions = [int(index.inputs.get("dimension") or 0) for index in run.of_type(VECTOR_INDEX)]
+    per_vector_kb = f"{4 * max(dimensions, default=0) / 1024:g} KB" if dimensions else "4 bytes per dimension"
+    opensearch = 2 * prices.hours_per_month * ocu.usd
+    return [
+        UsageFormula(
+            "S3 Vectors",
+            f"GB stored {TIMES} {_money(storage.usd)}/GB-month (one chunk = {per_vector_kb} of float32 "
+            f"plus its text) + GB written {TIMES} {_money(put.usd)} + queries {TIMES} "
+            f"{_money(query.usd)}/1M; an OpenSearch Serverless store would idle at 2 OCUs "
+            f"{TIMES} {prices.hours_per_month} h {TIMES} {_money(ocu.usd)} = "
+            f"{_money(opensearch, cents=True)}/month",
+            _weakest(storage.status, put.status, query.status),
+        ),
+        UsageFormula(
+            "Knowledge-base embeddings (Titan Text Embeddings V2)",
+            f"tokens embedded at ingestion and per retrieval query {TIMES} {_money(embed.usd)}/1M",
+            embed.status,
+        ),
+    ]
 
 
 def _bedrock_formula(run: ProgramRun, prices: PriceTable) -> UsageFormula:

@@ -411,6 +411,42 @@ class AwsMocks(pulumi_mocks.Mocks):
                 "executionArn": f"arn:aws:execute-api:{self.region}:{self.account_id}:{api_id}/{stage}",
                 "arn": f"arn:aws:apigateway:{self.region}::/restapis/{api_id}/stages/{stage}",
             }
+        if typ == "aws:bedrock/guardrail:Guardrail":
+            guardrail_id = _fake_id("", name, 12)
+            return {
+                "guardrailId": guardrail_id,
+                "guardrailArn": self._arn("bedrock", f"guardrail/{guardrail_id}"),
+                "version": "DRAFT",
+                "status": "READY",
+            }
+        if typ == "aws:bedrock/guardrailVersion:GuardrailVersion":
+            return {"version": "1"}
+        if typ == "aws:bedrock/agentKnowledgeBase:AgentKnowledgeBase":
+            kb_id = _fake_id("", name, 10).upper()
+            return {"id": kb_id, "arn": self._arn("bedrock", f"knowledge-base/{kb_id}")}
+        if typ == "aws:bedrock/agentDataSource:AgentDataSource":
+            source_id = _fake_id("", name, 10).upper()
+            return {"id": f"{source_id},{inputs.get('knowledgeBaseId', '')}", "dataSourceId": source_id}
+        if typ == "aws:bedrock/agentAgentKnowledgeBaseAssociation:AgentAgentKnowledgeBaseAssociation":
+            return {"id": f"{inputs.get('agentId', '')},DRAFT,{inputs.get('knowledgeBaseId', '')}"}
+        if typ == "aws:s3/bucket:Bucket":
+            bucket = str(inputs.get("bucket") or f"{inputs.get('bucketPrefix', name + '-')}{rid}")
+            return {"id": bucket, "bucket": bucket, "arn": f"arn:aws:s3:::{bucket}"}
+        if typ == "aws:s3/vectorsVectorBucket:VectorsVectorBucket":
+            bucket = str(inputs.get("vectorBucketName", physical))
+            return {"id": bucket, "vectorBucketArn": self._arn("s3vectors", f"bucket/{bucket}")}
+        if typ == "aws:s3/vectorsIndex:VectorsIndex":
+            bucket, index = inputs.get("vectorBucketName", "bucket"), inputs.get("indexName", physical)
+            arn = self._arn("s3vectors", f"bucket/{bucket}/index/{index}")
+            return {"id": arn, "indexArn": arn}
+        if typ == "aws:sns/topic:Topic":
+            topic = str(inputs.get("name") or physical)
+            return {"id": self._arn("sns", topic), "arn": self._arn("sns", topic)}
+        if typ == "aws:cloudwatch/metricAlarm:MetricAlarm":
+            return {"arn": self._arn("cloudwatch", f"alarm:{inputs.get('name', physical)}")}
+        if typ == "aws:cloudwatch/dashboard:Dashboard":
+            board = str(inputs.get("dashboardName", physical))
+            return {"id": board, "dashboardArn": f"arn:aws:cloudwatch::{self.account_id}:dashboard/{board}"}
         if typ == "aws:apigateway/apiKey:ApiKey":
             return {"value": f"offline-api-key-{rid}"}
         return self._computed_web(typ, name, inputs, rid)

@@ -10,10 +10,10 @@ from typing import Optional
 import pulumi
 
 from components.agent.agentcore import AgentCoreAgent
-from components.agent.base import AgentArgs, AgentRuntime, ToolGroup
+from components.agent.base import AgentArgs, AgentKeySpec, AgentRuntime, KnowledgeBaseSpec, ToolGroup
 from components.agent.classic import BedrockAgent
 
-__all__ = ["AgentArgs", "AgentRuntime", "ToolGroup", "create_agent"]
+__all__ = ["AgentArgs", "AgentKeySpec", "AgentRuntime", "KnowledgeBaseSpec", "ToolGroup", "create_agent"]
 
 
 def create_agent(name: str, args: AgentArgs, opts: Optional[pulumi.ResourceOptions] = None) -> AgentRuntime:

@@ -17,6 +17,7 @@ import pulumi
 from components.config import AgentSettings
 from components.context import AwsContext
 from components.function_schema import FunctionDefinition
+from components.guardrail import GuardrailAttachment
 
 
 @dataclass(frozen=True)
@@ -38,6 +39,24 @@ class ToolGroup:
     enabled: bool = True
 
 
+@dataclass(frozen=True)
+class KnowledgeBaseSpec:
+    """A knowledge base the agent searches; `key` identifies it in definition hashes."""
+
+    knowledge_base_id: pulumi.Input[str]
+    knowledge_base_arn: pulumi.Input[str]
+    description: str
+    key: str
+
+
+@dataclass(frozen=True)
+class AgentKeySpec:
+    """The customer-managed key of the agent's data; `key` identifies it in definition hashes."""
+
+    arn: pulumi.Input[str]
+    key: str
+
+
 @dataclass
 class AgentArgs:
     context: AwsContext
@@ -46,6 +65,9 @@ class AgentArgs:
     tool_groups: Sequence[ToolGroup]
     # How long one turn may run: the API's deadline (a runtime with its own limit stops before it).
     turn_timeout_seconds: int
+    guardrail: Optional[GuardrailAttachment] = None
+    knowledge_bases: Sequence[KnowledgeBaseSpec] = ()
+    kms_key: Optional[AgentKeySpec] = None
 
 
 class AgentRuntime(Protocol):

@@ -53,10 +53,12 @@ import pulumi
 import pulumi_aws as aws
 import pulumiverse_time as time
 
-from components.agent.base import AgentArgs, ToolGroup
+from components.agent.base import AgentArgs, AgentKeySpec, KnowledgeBaseSpec, ToolGroup
 from components.config import AGENT_ENDPOINT_SERVICES, AgentSettings
 from components.context import AwsContext
 from components.function_schema import check_action_group_name, pulumi_aws_function_schema
+from components.guardrail import GuardrailAttachment
+from components.keys import key_use_statement
 
 if TYPE_CHECKING:
     from pulumi_aws.bedrock import AgentAgentActionGroupFunctionSchemaArgsDict
@@ -129,9 +131,8 @@ class BedrockAgent(pulumi.ComponentResource):
 
         self.role, permissions_in_force = self._create_role(access)
         # What a version freezes goes to the resources and into the hash from the same dicts.
-        frozen_agent = agent_version_inputs(
-            args.settings, f"{pulumi.get_project()} agent ({pulumi.get_stack()})"
-        )
+        description = f"{pulumi.get_project()} agent ({pulumi.get_stack()})"
+        frozen_agent = agent_version_inputs(args.settings, description, args.guardrail, args.kms_key)
         self.agent = aws.bedrock.AgentAgent(
             f"{name}-agent",
             agent_name=args.agent_name,
@@ -144,7 +145,12 @@ class BedrockAgent(pulumi.ComponentResource):
         for spec in action_groups:
             # One at a time: each group's create/update prepares the agent.
             groups.append(self._create_action_group(spec, after=groups[-1:]))
-        self.definition_hash = version_hash(frozen_agent, action_groups)
+        associations = [self._associate_knowledge_base(spec) for spec in args.knowledge_bases]
+        self.definition_hash = version_hash(
+            agent_version_inputs(args.settings, description, args.guardrail, args.kms_key, hashable=True),
+            action_groups,
+            [{"key": kb.key, "description": kb.description} for kb in args.knowledge_bases],
+        )
         self.alias = aws.bedrock.AgentAgentAlias(
             f"{name}-alias",
             agent_id=self.agent.agent_id,
@@ -152,7 +158,7 @@ class BedrockAgent(pulumi.ComponentResource):
             description=f"Serves the agent definition {self.definition_hash}",
             opts=pulumi.ResourceOptions(
                 parent=self,
-                depends_on=[self.agent, *groups],
+                depends_on=[self.agent, *groups, *associations],
                 replacement_trigger=self.definition_hash,
             ),
         )
@@ -180,7 +186,19 @@ class BedrockAgent(pulumi.ComponentResource):
 
     @property
     def invoker_statements(self) -> Sequence[Mapping[str, Any]]:
-        return list(self._invoke_alias_statements())
+        statements = list(self._invoke_alias_statements())
+        if self._args.kms_key is not None:
+            # InvokeAgent on an agent with a customer-managed key: the caller must be allowed to use the
+            # key for that agent ("Encryption of agent resources", Bedrock user guide).
+            statements.append(
+                key_use_statement(
+                    "UseTheAgentKeyForThisAgent",
+                    self._args.kms_key.arn,
+                    ["kms:GenerateDataKey", "kms:Decrypt"],
+                    {"StringEquals": {"kms:EncryptionContext:aws:bedrock:arn": self.agent_arn}},
+                )
+            )
+        return statements
 
     def endpoint_policy(self, invoker_role_arn: pulumi.Input[str]) -> dict[str, Any]:
         """Only the invoker's InvokeAgent on this agent's aliases, never on its draft alias."""
@@ -223,13 +241,19 @@ class BedrockAgent(pulumi.ComponentResource):
             },
         )
 
-    def _guardrail(self) -> list[aws.bedrock.AgentAgentGuardrailConfigurationArgsDict] | None:
-        settings = self._args.settings
-        if settings.guardrail_id is None or settings.guardrail_version is None:
-            return None
-        return [
-            {"guardrail_identifier": settings.guardrail_id, "guardrail_version": settings.guardrail_version}
-        ]
+    def _associate_knowledge_base(
+        self, spec: KnowledgeBaseSpec
+    ) -> aws.bedrock.AgentAgentKnowledgeBaseAssociation:
+        # On the DRAFT, like the action groups: the alias's new version snapshots it.
+        return aws.bedrock.AgentAgentKnowledgeBaseAssociation(
+            f"{self._name}-{spec.key}",
+            agent_id=self.agent.agent_id,
+            agent_version="DRAFT",
+            knowledge_base_id=spec.knowledge_base_id,
+            description=spec.description,
+            knowledge_base_state="ENABLED",
+            opts=pulumi.ResourceOptions(parent=self),
+        )
 
     def _create_role(self, access: ModelAccess) -> tuple[aws.iam.Role, time.Sleep]:
         """The agent's role, its permissions, and the wait after which they are in force."""
@@ -240,7 +264,15 @@ class BedrockAgent(pulumi.ComponentResource):
             assume_role_policy=pulumi.Output.json_dumps(agent_trust_policy(context)),
             opts=pulumi.ResourceOptions(parent=self),
         )
-        document = pulumi.Output.json_dumps(agent_role_policy(context, self._args.settings, access))
+        document = pulumi.Output.json_dumps(
+            agent_role_policy(
+                context,
+                access,
+                guardrail=self._args.guardrail,
+                knowledge_bases=self._args.knowledge_bases,
+                kms_key=self._args.kms_key,
+            )
+        )
         # Replaced, not updated, when it changes: the new policy (a new auto-generated name) is written
         # first and the old one deleted at the end of the deployment, after the alias moved.
         policy = aws.iam.RolePolicy(
@@ -294,14 +326,25 @@ class BedrockAgent(pulumi.ComponentResource):
 
 
 def guardrail_configurations(
-    settings: AgentSettings,
-) -> list[aws.bedrock.AgentAgentGuardrailConfigurationArgsDict] | None:
-    if settings.guardrail_id is None or settings.guardrail_version is None:
+    guardrail: Optional[GuardrailAttachment], *, hashable: bool = False
+) -> list[dict[str, Any]] | None:
+    """The guardrail to attach; `hashable` names it by the digest of its definition (its id and
+    version number are Outputs of the stack's own guardrail)."""
+    if guardrail is None:
         return None
-    return [{"guardrail_identifier": settings.guardrail_id, "guardrail_version": settings.guardrail_version}]
+    if hashable:
+        return [{"guardrail_definition": guardrail.digest}]
+    return [{"guardrail_identifier": guardrail.identifier, "guardrail_version": guardrail.version}]
 
 
-def agent_version_inputs(settings: AgentSettings, description: str) -> dict[str, Any]:
+def agent_version_inputs(
+    settings: AgentSettings,
+    description: str,
+    guardrail: Optional[GuardrailAttachment] = None,
+    kms_key: Optional[AgentKeySpec] = None,
+    *,
+    hashable: bool = False,
+) -> dict[str, Any]:
     """Every `AgentAgent` input an agent version freezes, by its `AgentAgentArgs` name. The agent is
     created with exactly these and they are hashed; None is "not set" (Bedrock's default). The inputs a
     version does not freeze are listed, with the reason, in tests/components/test_definition_hash.py."""
@@ -310,8 +353,10 @@ def agent_version_inputs(settings: AgentSettings, description: str) -> dict[str,
         "foundation_model": settings.foundation_model,
         "instruction": settings.instruction,
         "idle_session_ttl_in_seconds": settings.idle_session_ttl_seconds,
-        "guardrail_configurations": guardrail_configurations(settings),
-        "customer_encryption_key_arn": settings.customer_kms_key_arn,
+        "guardrail_configurations": guardrail_configurations(guardrail, hashable=hashable),
+        "customer_encryption_key_arn": (kms_key.key if hashable else kms_key.arn)
+        if kms_key is not None
+        else None,
         "prompt_override_configurations": None,  # Bedrock's default prompts
         "memory_configurations": None,  # no memory across sessions
         "agent_collaboration": None,  # not a multi-agent collaborator (DISABLED)
@@ -339,20 +384,31 @@ def action_group_version_inputs(spec: ActionGroupSpec, *, hashable: bool = False
     }
 
 
-def version_hash(agent_inputs: Mapping[str, Any], action_groups: Sequence[ActionGroupSpec]) -> str:
+def version_hash(
+    agent_inputs: Mapping[str, Any],
+    action_groups: Sequence[ActionGroupSpec],
+    knowledge_bases: Sequence[Mapping[str, Any]] = (),
+) -> str:
     """The definition hash of the agent with these groups. A disabled group is on its way out: it
     leaves the hash when it is disabled (the alias moves to a version without the tool), so deleting it
     afterwards changes nothing a version holds and replaces no alias."""
     return definition_hash(
         agent_inputs,
         [action_group_version_inputs(spec, hashable=True) for spec in action_groups if spec.enabled],
+        knowledge_bases,
     )
 
 
-def definition_hash(agent_inputs: Mapping[str, Any], action_groups: Sequence[Mapping[str, Any]]) -> str:
+def definition_hash(
+    agent_inputs: Mapping[str, Any],
+    action_groups: Sequence[Mapping[str, Any]],
+    knowledge_bases: Sequence[Mapping[str, Any]] = (),
+) -> str:
     """A short, stable digest of everything an agent version freezes (an Output in it is a TypeError:
     a value known only after deployment cannot decide the alias name)."""
-    frozen = {"agent": agent_inputs, "actionGroups": list(action_groups)}
+    frozen: dict[str, Any] = {"agent": agent_inputs, "actionGroups": list(action_groups)}
+    if knowledge_bases:  # absent rather than empty: stacks without one keep their hash
+        frozen["knowledgeBases"] = list(knowledge_bases)
     return hashlib.sha256(json.dumps(frozen, sort_keys=True).encode()).hexdigest()[:12]
 
 
@@ -433,7 +489,14 @@ def model_invoke_statements(access: ModelAccess) -> list[dict[str, Any]]:
     ]
 
 
-def agent_role_policy(context: AwsContext, settings: AgentSettings, access: ModelAccess) -> dict[str, Any]:
+def agent_role_policy(
+    context: AwsContext,
+    access: ModelAccess,
+    *,
+    guardrail: Optional[GuardrailAttachment] = None,
+    knowledge_bases: Sequence[KnowledgeBaseSpec] = (),
+    kms_key: Optional[AgentKeySpec] = None,
+) -> dict[str, Any]:
     statements = model_invoke_statements(access)
     if access.inference_profile_arn:
         statements.append(
@@ -444,27 +507,33 @@ def agent_role_policy(context: AwsContext, settings: AgentSettings, access: Mode
                 "Resource": access.inference_profile_arn,
             }
         )
-    if settings.guardrail_id is not None:
-        guardrail_arn = (
-            settings.guardrail_id
-            if settings.guardrail_id.startswith("arn:")
-            else context.arn("bedrock", f"guardrail/{settings.guardrail_id}")
-        )
+    if guardrail is not None:
         statements.append(
             {
                 "Sid": "ApplyTheGuardrail",
                 "Effect": "Allow",
                 "Action": "bedrock:ApplyGuardrail",
-                "Resource": guardrail_arn,
+                "Resource": guardrail.arn,
             }
         )
-    if settings.customer_kms_key_arn is not None:
+    if knowledge_bases:
+        # What an agent's service role needs to search a knowledge base (Bedrock user guide,
+        # "Create a service role for Amazon Bedrock Agents").
+        statements.append(
+            {
+                "Sid": "RetrieveFromTheKnowledgeBase",
+                "Effect": "Allow",
+                "Action": ["bedrock:Retrieve", "bedrock:RetrieveAndGenerate"],
+                "Resource": [kb.knowledge_base_arn for kb in knowledge_bases],
+            }
+        )
+    if kms_key is not None:
         statements.append(
             {
                 "Sid": "UseTheAgentKey",
                 "Effect": "Allow",
                 "Action": ["kms:GenerateDataKey", "kms:Decrypt"],
-                "Resource": settings.customer_kms_key_arn,
+                "Resource": kms_key.arn,
             }
         )
     return {"Version": "2012-10-17", "Statement": statements}

@@ -23,6 +23,13 @@ from offline.preview import PreviewResult, render, to_json
 PRICES = load_prices()
 ENI_HOUR = PRICES["vpc.interface_endpoint.eni_hour"].usd
 KEY_MONTH = PRICES["kms.customer_key_month"].usd
+ALARM_MONTH = PRICES["cloudwatch.alarm_month"].usd
+DASHBOARD_MONTH = PRICES["cloudwatch.dashboard_month"].usd
+# Five alarms and one dashboard per stack (components/monitoring.py).
+OPERATIONS = [
+    ("CloudWatch alarms", 5, "alarm-month", ALARM_MONTH, 0.5),
+    ("CloudWatch dashboard", 1, "dashboard-month", DASHBOARD_MONTH, 3.0),
+]
 
 
 @pytest.fixture(scope="module")
@@ -49,9 +56,10 @@ def test_dev_one_az_one_endpoint_and_one_key(runs: dict[str, ProgramRun]) -> Non
     assert items(estimate) == [
         ("Interface endpoint bedrock-agent-runtime", 730, "ENI-hour", ENI_HOUR, 7.3),
         ("KMS key logs-key", 1, "key-month", KEY_MONTH, 1.0),
+        *OPERATIONS,
     ]
     assert sum(item.quantity for item in estimate.items if item.unit == "ENI-hour") == 730
-    assert estimate.monthly_usd == pytest.approx(730 * ENI_HOUR + KEY_MONTH) == 8.3
+    assert estimate.monthly_usd == pytest.approx(730 * ENI_HOUR + KEY_MONTH + 3.5) == 11.8
     assert estimate.hours_per_month == 730
     assert estimate.complete, estimate.warnings
 
@@ -61,9 +69,12 @@ def test_prod_three_azs(runs: dict[str, ProgramRun]) -> None:
 
     assert items(estimate) == [
         ("Interface endpoint bedrock-agent-runtime", 3 * 730, "ENI-hour", ENI_HOUR, 21.9),
+        # Production encrypts the agent's data with its own key (agentKmsKey).
+        ("KMS key agent-key-key", 1, "key-month", KEY_MONTH, 1.0),
         ("KMS key logs-key", 1, "key-month", KEY_MONTH, 1.0),
+        *OPERATIONS,
     ]
-    assert estimate.monthly_usd == 22.9
+    assert estimate.monthly_usd == 27.4
 
 
 def test_counts_follow_the_program_config() -> None:
@@ -75,7 +86,7 @@ def test_counts_follow_the_program_config() -> None:
         ("Interface endpoint logs", f"1 ENI (1 per AZ) {TIMES} 730 h"),
         ("Interface endpoint sts", f"1 ENI (1 per AZ) {TIMES} 730 h"),
     ]
-    assert estimate.monthly_usd == round(3 * 730 * ENI_HOUR + KEY_MONTH, 2) == 22.9
+    assert estimate.monthly_usd == round(3 * 730 * ENI_HOUR + KEY_MONTH + 3.5, 2) == 26.4
 
 
 def test_everything_else_the_program_creates_is_free_when_idle(runs: dict[str, ProgramRun]) -> None:
@@ -109,7 +120,7 @@ def test_page_and_sign_in_are_priced_per_use(runs: dict[str, ProgramRun]) -> Non
 def test_rendered_section_lists_items_free_resources_and_formulas(runs: dict[str, ProgramRun]) -> None:
     lines = render_cost(estimate_of(runs["dev"]))
 
-    assert lines[0] == "Estimated fixed monthly cost (idle): $8.30"
+    assert lines[0] == "Estimated fixed monthly cost (idle): $11.80"
     assert "730 h/month" in lines[1]
     assert "read 2026-11-21" in lines[1]
     assert (
@@ -215,10 +226,10 @@ def test_hourly_resources_without_a_price_are_flagged_not_guessed() -> None:
 def test_json_form_carries_totals_and_line_items(runs: dict[str, ProgramRun]) -> None:
     data = json.loads(json.dumps(cost_to_json(estimate_of(runs["dev"]))))
 
-    assert data["monthly_usd"] == 8.3
+    assert data["monthly_usd"] == 11.8
     assert data["complete"] is True
     assert data["hours_per_month"] == 730
-    assert [item["monthly_usd"] for item in data["items"]] == [7.3, 1.0]
+    assert [item["monthly_usd"] for item in data["items"]] == [7.3, 1.0, 0.5, 3.0]
     assert data["items"][0]["price_key"] == "vpc.interface_endpoint.eni_hour"
 
 
@@ -226,9 +237,9 @@ def test_the_preview_prints_the_cost_under_the_policy_report(runs: dict[str, Pro
     result = PreviewResult(runs["dev"], PolicyReport("pack", "1.0.0", (), ()), 0.1)
     lines = render(result).splitlines()
 
-    cost = lines.index("Estimated fixed monthly cost (idle): $8.30")
+    cost = lines.index("Estimated fixed monthly cost (idle): $11.80")
     assert lines.index("Policies:") < cost < lines.index("Resources:")
-    assert to_json(result)["cost"]["monthly_usd"] == 8.3
+    assert to_json(result)["cost"]["monthly_usd"] == 11.8
 
 
 def test_global_profile_uses_the_global_rate() -> None:

@@ -255,7 +255,7 @@ def test_inference_profile_permission_uses_the_documented_cross_region_forms(
 
 def test_foundation_model_permission_is_that_model_in_this_region(program: RunProgram) -> None:
     run = program("dev", agentFoundationModel="anthropic.claude-3-5-haiku-20241022-v1:0")
-    (invoke,) = statements(run, "agent-model-access")
+    (invoke,) = [s for s in statements(run, "agent-model-access") if s["Sid"] == "InvokeTheConfiguredModel"]
     assert invoke["Resource"] == [
         "arn:aws:bedrock:us-east-1::foundation-model/anthropic.claude-3-5-haiku-20241022-v1:0"
     ]
@@ -264,7 +264,13 @@ def test_foundation_model_permission_is_that_model_in_this_region(program: RunPr
 
 def test_guardrail_and_customer_key_are_applied_and_permitted(program: RunProgram) -> None:
     key = f"arn:aws:kms:us-east-1:{MOCK_ACCOUNT_ID}:key/11111111-2222-3333-4444-555555555555"
-    run = program("dev", agentGuardrailId="gr0abc", agentGuardrailVersion="3", agentKmsKeyArn=key)
+    run = program(
+        "dev",
+        guardrailEnabled=False,
+        agentGuardrailId="gr0abc",
+        agentGuardrailVersion="3",
+        agentKmsKeyArn=key,
+    )
     agent = run.one(AGENT).inputs
     assert agent["guardrailConfigurations"] == [{"guardrailIdentifier": "gr0abc", "guardrailVersion": "3"}]
     assert agent["customerEncryptionKeyArn"] == key
@@ -289,7 +295,13 @@ def alias_target(run: ProgramRun) -> tuple[str, Any, str]:
         {"agentInstruction": "You answer questions about unit conversions and nothing else, briefly."},
         {"agentFoundationModel": "anthropic.claude-3-5-haiku-20241022-v1:0"},
         {"agentIdleSessionTtlSeconds": 900},
-        {"agentGuardrailId": "gr0abc", "agentGuardrailVersion": "1"},
+        {"guardrailEnabled": False, "agentGuardrailId": "gr0abc", "agentGuardrailVersion": "1"},
+        {"guardrailEnabled": False},
+        {"guardrailPiiEntities": {"EMAIL": "BLOCK"}},
+        {"guardrailBlockedWords": ["confidential"]},
+        {"knowledgeBaseEnabled": False},
+        {"knowledgeBaseDescription": "Search these documents for deployment questions only."},
+        {"agentKmsKey": True},
     ],
 )
 def test_changing_what_a_version_freezes_moves_the_alias(program: RunProgram, change: dict[str, Any]) -> None:

@@ -1,0 +1,94 @@
+"""The agent's own customer-managed KMS key (agentKmsKey): its session data and resources, its
+guardrail, and its knowledge base's documents, vectors and ingestion.
+
+Who uses it and how they are allowed:
+- the key policy keeps AWS's default statement (the account root, i.e. IAM policies of this account,
+  administer and use the key), so the agent role, the knowledge-base role and the invoker are granted
+  use by their own IAM policies, each scoped to its encryption context;
+- Amazon S3 Vectors encrypts index data in the background with the service principal
+  `indexing.s3vectors.amazonaws.com`, which can only be allowed in the key policy ("Data protection
+  and encryption in S3 Vectors", Amazon S3 user guide): it gets kms:Decrypt for vector buckets of this
+  account only.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Optional
+
+import pulumi
+import pulumi_aws as aws
+
+from components.context import AwsContext
+from components.logs import KEY_ADMIN_SID
+
+S3_VECTORS_INDEXING_PRINCIPAL = "indexing.s3vectors"
+
+
+@dataclass
+class AgentKeyArgs:
+    context: AwsContext
+    protect: bool = False
+
+
+class AgentKey(pulumi.ComponentResource):
+    key: aws.kms.Key
+    arn: pulumi.Output[str]
+
+    def __init__(self, name: str, args: AgentKeyArgs, opts: Optional[pulumi.ResourceOptions] = None) -> None:
+        super().__init__("bedrock-vpc-agent:index:AgentKey", name, None, opts)
+        self.key = aws.kms.Key(
+            f"{name}-key",
+            description=(
+                f"Encrypts the agent data of {pulumi.get_project()}/{pulumi.get_stack()}: "
+                "sessions, guardrail, knowledge base"
+            ),
+            enable_key_rotation=True,
+            deletion_window_in_days=30,
+            policy=pulumi.Output.json_dumps(agent_key_policy(args.context)),
+            opts=pulumi.ResourceOptions(parent=self, protect=args.protect),
+        )
+        aws.kms.Alias(
+            f"{name}-alias",
+            name=f"alias/{pulumi.get_project()}-{pulumi.get_stack()}-agent",
+            target_key_id=self.key.key_id,
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        self.arn = self.key.arn
+        self.register_outputs({"arn": self.arn})
+
+
+def agent_key_policy(context: AwsContext) -> dict[str, Any]:
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Sid": KEY_ADMIN_SID,
+                "Effect": "Allow",
+                "Principal": {"AWS": context.account_root_arn},
+                "Action": "kms:*",
+                "Resource": "*",  # in a key policy "*" means this key
+            },
+            {
+                "Sid": "AllowS3VectorsIndexingForThisAccount",
+                "Effect": "Allow",
+                "Principal": {"Service": context.service_principal(S3_VECTORS_INDEXING_PRINCIPAL)},
+                "Action": "kms:Decrypt",
+                "Resource": "*",
+                "Condition": {
+                    "StringEquals": {"aws:SourceAccount": context.account_id},
+                    "ArnLike": {"aws:SourceArn": context.arn("s3vectors", "bucket/*")},
+                },
+            },
+        ],
+    }
+
+
+def key_use_statement(
+    sid: str, key_arn: pulumi.Input[str], actions: list[str], condition: Optional[dict[str, Any]] = None
+) -> dict[str, Any]:
+    """An IAM statement allowing `actions` on one key, optionally only for one encryption context."""
+    statement: dict[str, Any] = {"Sid": sid, "Effect": "Allow", "Action": actions, "Resource": key_arn}
+    if condition:
+        statement["Condition"] = condition
+    return statement
