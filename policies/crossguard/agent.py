@@ -22,6 +22,8 @@ from .framework import (
     is_unknown,
     number,
 )
+from .lifecycle import ENVIRONMENT_TAG, PRODUCTION
+from .ops import guardrail_problems, is_production
 
 rules = RuleSet()
 
@@ -143,6 +145,7 @@ def bedrock_agent_idle_session_ttl(res: Resource, config: Config) -> Iterator[st
     "bedrock-agent-guardrail",
     types=(tokens.AGENT,),
     level=ADVISORY,
+    settings=[ENVIRONMENT_TAG, PRODUCTION],
     description=(
         "Agents should have a Bedrock guardrail (identifier and version) to filter harmful content and "
         "prompt attacks before they reach the model or the action-group Lambdas."
@@ -152,17 +155,9 @@ def bedrock_agent_idle_session_ttl(res: Resource, config: Config) -> Iterator[st
         "guardrail_version=...)]."
     ),
 )
-def bedrock_agent_guardrail(res: Resource, _: Config) -> Iterator[str]:
-    configs = res.get("guardrailConfigurations")
-    if is_unknown(configs):
-        return
-    entries = [c for c in configs if isinstance(c, Mapping)] if isinstance(configs, list) else []
-    if not entries:
-        yield f"{res.label} has no guardrail"
-    for entry in entries:
-        for key in ("guardrailIdentifier", "guardrailVersion"):
-            if entry.get(key) in (None, ""):
-                yield f"{res.label} guardrail configuration has no {key}"
+def bedrock_agent_guardrail(res: Resource, config: Config) -> Iterator[str]:
+    if is_production(res, config) is False:  # production stacks: the mandatory twin in ops.py
+        yield from guardrail_problems(res)
 
 
 @rules.resource(
