@@ -230,6 +230,9 @@ def build() -> Baseline:
         name="agent-api",
         outputs={"executionArn": f"arn:aws:execute-api:{REGION}:{ACCOUNT}:api"},
     )
+    # Someone is told when the API fails (api-has-alarms).
+    alarms = g.add("aws:sns/topic:Topic", "alarms", outputs={"arn": f"arn:aws:sns:{REGION}:{ACCOUNT}:alarms"})
+    g.add("aws:cloudwatch/metricAlarm:MetricAlarm", "api-5xx", alarmActions=[alarms.arn])
     resource = g.add(t.API_RESOURCE, "chat", restApi=api.id, parentId="root", pathPart="chat")
     methods = {
         verb: g.add(

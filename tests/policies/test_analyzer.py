@@ -40,6 +40,7 @@ ADVISORY_RULES = {
     "agentcore-harness-limits",
     "required-tags",
     "web-viewer-tls-default-certificate",
+    "api-has-alarms",
 }
 STACK_RULES = {
     "no-route-out-of-vpc",
@@ -53,6 +54,9 @@ STACK_RULES = {
     "api-key-usage-plan",
     "api-throttling",
     "bedrock-agent-role-can-invoke-model",
+    "knowledge-base-documents-private-and-encrypted",
+    "knowledge-base-role-scoped",
+    "api-has-alarms",
     "api-integration-timeout-within-function-timeout",
     "api-stream-regional-or-private",
     "api-function-deadline-within-integration",
