@@ -3,6 +3,8 @@ fault it names and stays quiet on the compliant shape the program builds."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from policies.crossguard import ops
 from policies.crossguard import tokens as t
 from tests.policies.builder import ACCOUNT, Graph, allow, policy
@@ -61,7 +63,7 @@ def test_apply_guardrail_only_on_a_named_guardrail(judge: Judge) -> None:
 
 def _knowledge_base(g: Graph, *, private: bool, encrypted: bool, read: str) -> tuple[str, str]:
     bucket = g.add(ops.BUCKET_TYPES[0], "docs", outputs={"arn": "arn:aws:s3:::docs", "id": "docs"})
-    flags = dict.fromkeys(ops.PUBLIC_ACCESS_FLAGS, True)
+    flags: dict[str, Any] = dict.fromkeys(ops.PUBLIC_ACCESS_FLAGS, True)
     if not private:
         flags["restrictPublicBuckets"] = False
     g.add(ops.PUBLIC_ACCESS_BLOCK, "docs-pab", bucket=bucket.id, **flags)

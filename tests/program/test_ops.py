@@ -56,9 +56,11 @@ def test_the_guardrail_is_built_from_the_settings_and_its_pinned_version_is_atta
         for category in GUARDRAIL_CONTENT_CATEGORIES
     }
     pii = {e["type"]: e["action"] for e in inputs["sensitiveInformationPolicyConfig"]["piiEntitiesConfigs"]}
-    assert pii["AWS_SECRET_KEY"] == "BLOCK" and pii["EMAIL"] == "ANONYMIZE"
+    assert pii["AWS_SECRET_KEY"] == "BLOCK"
+    assert pii["EMAIL"] == "ANONYMIZE"
     (topic,) = inputs["topicPolicyConfig"]["topicsConfigs"]
-    assert topic["type"] == "DENY" and topic["name"] == "Investment advice"
+    assert topic["type"] == "DENY"
+    assert topic["name"] == "Investment advice"
     assert inputs["wordPolicyConfig"] == {"managedWordListsConfigs": [{"type": "PROFANITY"}]}
     # Dev has a knowledge base, so answers are checked against the retrieved passages.
     assert inputs["contextualGroundingPolicyConfig"]["filtersConfigs"] == [
@@ -174,7 +176,8 @@ def test_the_document_bucket_is_private_versioned_encrypted_and_tls_only(dev: Pr
     ).inputs
     assert sse["rules"][0]["applyServerSideEncryptionByDefault"] == {"sseAlgorithm": "AES256"}
     (deny,) = policy_document(dev.one("aws:s3/bucketPolicy:BucketPolicy").inputs["policy"])["Statement"]
-    assert deny["Effect"] == "Deny" and deny["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+    assert deny["Effect"] == "Deny"
+    assert deny["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
 
 
 def test_the_agent_key_encrypts_agent_guardrail_and_knowledge_base(program: RunProgram) -> None:
@@ -266,7 +269,7 @@ def test_alarms_notify_the_encrypted_topic_and_the_dashboard_watches_this_stack(
     assert filters["bedrock-vpc-agent-dev-server-error-codes"]["metricTransformation"]["dimensions"] == {
         "ErrorCode": "$.error_code"
     }
-    assert not [s for s in dev.of_type("aws:sns/topicSubscription:TopicSubscription")]
+    assert not dev.of_type("aws:sns/topicSubscription:TopicSubscription")
 
 
 def test_an_alarm_email_subscribes_to_the_topic(program: RunProgram) -> None:
@@ -282,12 +285,8 @@ def test_an_alarm_email_subscribes_to_the_topic(program: RunProgram) -> None:
 
 def test_features_turn_off(program: RunProgram) -> None:
     run = program("dev", guardrailEnabled=False, knowledgeBaseEnabled=False)
-    assert (
-        not run.of_type(GUARDRAIL)
-        and not run.of_type(KB)
-        and not run.of_type(BUCKET)
-        and not run.of_type(INDEX)
-    )
+    for type_ in (GUARDRAIL, KB, BUCKET, INDEX):
+        assert not run.of_type(type_), type_
     assert "guardrailConfigurations" not in run.one(AGENT).inputs
     assert set(sids(run, "agent-model-access")) == {"InvokeTheConfiguredModel", "ReadTheInferenceProfile"}
 
@@ -322,7 +321,7 @@ def test_the_vocabularies_match_the_bedrock_api_model() -> None:
         (
             {
                 "agentKmsKey": True,
-                "agentKmsKeyArn": f"arn:aws:kms:us-east-1:{MOCK_ACCOUNT_ID}:key/11111111-2222-3333-4444-555555555555",
+                "agentKmsKeyArn": f"arn:aws:kms:us-east-1:{MOCK_ACCOUNT_ID}:key/{'1' * 8}-2222-3333-4444-{'5' * 12}",
             },
             "set only one of them",
         ),
