@@ -31,6 +31,7 @@ ALARM = "aws:cloudwatch/metricAlarm:MetricAlarm"
 DASHBOARD = "aws:cloudwatch/dashboard:Dashboard"
 FILTER = "aws:cloudwatch/logMetricFilter:LogMetricFilter"
 FUNCTION = "aws:lambda/function:Function"
+BYO_KEY_ID = "11111111-2222-3333-4444-555555555555"
 
 
 @pytest.fixture
@@ -321,7 +322,7 @@ def test_the_vocabularies_match_the_bedrock_api_model() -> None:
         (
             {
                 "agentKmsKey": True,
-                "agentKmsKeyArn": f"arn:aws:kms:us-east-1:{MOCK_ACCOUNT_ID}:key/{'1' * 8}-2222-3333-4444-{'5' * 12}",
+                "agentKmsKeyArn": f"arn:aws:kms:us-east-1:{MOCK_ACCOUNT_ID}:key/{BYO_KEY_ID}",
             },
             "set only one of them",
         ),
