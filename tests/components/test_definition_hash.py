@@ -137,13 +137,33 @@ def test_each_frozen_action_group_input_changes_the_hash(field: str) -> None:
         {"instruction": "You are a terse assistant for engineers; use your tools for arithmetic."},
         {"foundation_model": "anthropic.claude-3-haiku-20240307-v1:0"},
         {"idle_session_ttl_seconds": 900},
-        {"guardrail_id": "abc123", "guardrail_version": "1"},
-        {"customer_kms_key_arn": "arn:aws:kms:us-east-1:123456789012:key/" + "0" * 36},
     ],
 )
 def test_each_agent_setting_changes_the_hash(changes: dict[str, Any]) -> None:
     assert _hash(_settings(**changes)) != _hash()
     assert _hash(_settings(**changes)) == _hash(_settings(**changes))  # stable
+
+
+def test_the_guardrail_definition_and_the_agent_key_change_the_hash() -> None:
+    """The guardrail enters by the digest of its definition, the key by its identity (both are
+    attached by __main__.py: the stack's own guardrail and key, or the ones agent* settings name)."""
+    from components.agent.base import AgentKeySpec
+    from components.guardrail import GuardrailAttachment
+
+    def frozen(guardrail: GuardrailAttachment | None = None, key: AgentKeySpec | None = None) -> str:
+        inputs = agent_version_inputs(_settings(), "d", guardrail, key, hashable=True)
+        return definition_hash(inputs, [action_group_version_inputs(_group(), hashable=True)])
+
+    arn = "arn:aws:bedrock:us-east-1:123456789012:guardrail/abc123"
+    one, two = (
+        GuardrailAttachment("abc123", "1", arn, "digest-1"),
+        GuardrailAttachment("abc123", "2", arn, "digest-2"),
+    )
+    key = AgentKeySpec(arn="arn:aws:kms:us-east-1:123456789012:key/" + "0" * 36, key="stack:agent-key")
+    assert len({frozen(), frozen(one), frozen(two), frozen(key=key)}) == 4
+    assert frozen(one) == frozen(
+        GuardrailAttachment("other-id", "9", arn, "digest-1")
+    )  # the definition counts
 
 
 @pytest.mark.parametrize(

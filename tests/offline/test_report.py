@@ -68,7 +68,7 @@ def test_every_violation_prints_its_remediation(analyzer: PolicyAnalyzer) -> Non
             "stack setting bedrock-vpc-agent:agentIdleSessionTtlSeconds = 5000 (set for this stack)",
         ),
         (
-            {},
+            {"guardrailEnabled": False},
             "stack setting bedrock-vpc-agent:agentGuardrailId is unset: set agentGuardrailId and "
             "agentGuardrailVersion",
         ),

@@ -160,12 +160,15 @@ def test_classic_to_agentcore_builds_the_new_agent_switches_the_invoker_then_del
         ("AgentAgentAlias", "agent-alias"),
         ("AgentAgentActionGroup", "agent-client-tools"),
         ("AgentAgentActionGroup", "agent-tools"),
+        # AgentCore has no agent association: the knowledge base stays, its Classic association goes.
+        ("AgentAgentKnowledgeBaseAssociation", "agent-knowledge"),
         ("AgentAgent", "agent-agent"),
         ("RolePolicy", "agent-model-access"),
         ("Sleep", "agent-permissions-propagation"),
         ("Role", "agent-role"),
     }
-    assert updated == {"invoker-permissions", "invoker-function"}
+    # The dashboard follows the agent (its widgets name the live alias).
+    assert updated == {"invoker-permissions", "invoker-function", "monitoring-dashboard"}
     harness = steps[("AgentcoreHarness", "agent-harness", CREATE)]
     endpoint = steps[("VpcEndpoint", "endpoints-bedrock-agentcore", CREATE)]
     invoker = steps[("Function", "invoker-function", UPDATE)]
