@@ -39,8 +39,6 @@ METRIC_FILTER = "aws:cloudwatch/logMetricFilter:LogMetricFilter"
 GUARDRAIL = "aws:bedrock/guardrail:Guardrail"
 KNOWLEDGE_BASE = "aws:bedrock/agentKnowledgeBase:AgentKnowledgeBase"
 VECTOR_INDEX = "aws:s3/vectorsIndex:VectorsIndex"
-BUCKET = "aws:s3/bucket:Bucket"
-BUCKET_OBJECT = "aws:s3/bucketObjectv2:BucketObjectv2"
 SNS_TOPIC = "aws:sns/topic:Topic"
 # Billed per month whatever the traffic: (price key, what one is).
 MONTHLY_PER_RESOURCE: Mapping[str, tuple[str, str]] = {

@@ -429,9 +429,6 @@ class AwsMocks(pulumi_mocks.Mocks):
             return {"id": f"{source_id},{inputs.get('knowledgeBaseId', '')}", "dataSourceId": source_id}
         if typ == "aws:bedrock/agentAgentKnowledgeBaseAssociation:AgentAgentKnowledgeBaseAssociation":
             return {"id": f"{inputs.get('agentId', '')},DRAFT,{inputs.get('knowledgeBaseId', '')}"}
-        if typ == "aws:s3/bucket:Bucket":
-            bucket = str(inputs.get("bucket") or f"{inputs.get('bucketPrefix', name + '-')}{rid}")
-            return {"id": bucket, "bucket": bucket, "arn": f"arn:aws:s3:::{bucket}"}
         if typ == "aws:s3/vectorsVectorBucket:VectorsVectorBucket":
             bucket = str(inputs.get("vectorBucketName", physical))
             return {"id": bucket, "vectorBucketArn": self._arn("s3vectors", f"bucket/{bucket}")}

@@ -145,7 +145,10 @@ class BedrockAgent(pulumi.ComponentResource):
         for spec in action_groups:
             # One at a time: each group's create/update prepares the agent.
             groups.append(self._create_action_group(spec, after=groups[-1:]))
-        associations = [self._associate_knowledge_base(spec) for spec in args.knowledge_bases]
+        # After the groups and one at a time too: each association prepares the same DRAFT.
+        associations: list[aws.bedrock.AgentAgentKnowledgeBaseAssociation] = []
+        for kb in args.knowledge_bases:
+            associations.append(self._associate_knowledge_base(kb, after=[*groups, *associations][-1:]))
         self.definition_hash = version_hash(
             agent_version_inputs(args.settings, description, args.guardrail, args.kms_key, hashable=True),
             action_groups,
@@ -242,7 +245,7 @@ class BedrockAgent(pulumi.ComponentResource):
         )
 
     def _associate_knowledge_base(
-        self, spec: KnowledgeBaseSpec
+        self, spec: KnowledgeBaseSpec, after: Sequence[pulumi.Resource]
     ) -> aws.bedrock.AgentAgentKnowledgeBaseAssociation:
         # On the DRAFT, like the action groups: the alias's new version snapshots it.
         return aws.bedrock.AgentAgentKnowledgeBaseAssociation(
@@ -252,7 +255,7 @@ class BedrockAgent(pulumi.ComponentResource):
             knowledge_base_id=spec.knowledge_base_id,
             description=spec.description,
             knowledge_base_state="ENABLED",
-            opts=pulumi.ResourceOptions(parent=self),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=list(after)),
         )
 
     def _create_role(self, access: ModelAccess) -> tuple[aws.iam.Role, time.Sleep]:

@@ -45,7 +45,13 @@ SCENARIOS = [
             "instruction change",
             DEV,
             ProgramState(overrides={"agentInstruction": INSTRUCTION}),
-            {"agent-agent": UPDATE, "agent-alias": REPLACE, "invoker-function": UPDATE},
+            {
+                "agent-agent": UPDATE,
+                "agent-alias": REPLACE,
+                "invoker-function": UPDATE,
+                # The dashboard names the live alias ARN, so it follows every alias replacement.
+                "monitoring-dashboard": UPDATE,
+            },
         ),
     ),
     pytest.param(
@@ -58,6 +64,7 @@ SCENARIOS = [
                 "agent-tools": UPDATE,
                 "agent-alias": REPLACE,
                 "invoker-function": UPDATE,
+                "monitoring-dashboard": UPDATE,
             },
         ),
     ),
@@ -66,7 +73,12 @@ SCENARIOS = [
         "action group removed, 1: disabled",
         DEV,
         ProgramState(edit=CLIENT_TOOLS_DISABLED),
-        {"agent-client-tools": UPDATE, "agent-alias": REPLACE, "invoker-function": UPDATE},
+        {
+            "agent-client-tools": UPDATE,
+            "agent-alias": REPLACE,
+            "invoker-function": UPDATE,
+            "monitoring-dashboard": UPDATE,
+        },
     ),
     Scenario(
         "action group removed, 2: deleted",
@@ -86,6 +98,7 @@ SCENARIOS = [
                 "agent-agent": UPDATE,
                 "agent-alias": REPLACE,
                 "invoker-function": UPDATE,
+                "monitoring-dashboard": UPDATE,
             },
         ),
     ),

@@ -226,7 +226,9 @@ def test_inference_profile_permission_uses_the_documented_cross_region_forms(
     # "Prerequisites for inference profiles" / "Geographic|Global cross-Region inference" (Bedrock user
     # guide): the profile, and the model in any destination region, only through that profile. No
     # region list is frozen in, so a destination region AWS adds later is covered.
-    run = program("dev", agentFoundationModel=f"{geography}.{HAIKU}")
+    run = program(
+        "dev", agentFoundationModel=f"{geography}.{HAIKU}", guardrailEnabled=False, knowledgeBaseEnabled=False
+    )
     by_sid = {s["Sid"]: s for s in statements(run, "agent-model-access")}
     profile_arn = f"arn:aws:bedrock:us-east-1:{MOCK_ACCOUNT_ID}:inference-profile/{geography}.{HAIKU}"
     assert set(by_sid) == {

@@ -115,7 +115,7 @@ def test_the_knowledge_base_stores_vectors_in_s3_vectors_and_is_associated(dev: 
         "s3VectorsConfiguration": {"indexArn": dev.one(INDEX).outputs["indexArn"]},
     }
     source = dev.one(DATA_SOURCE).inputs
-    bucket = dev.one(BUCKET)
+    bucket = dev.one(BUCKET, "knowledge-documents")
     assert source["knowledgeBaseId"] == kb.outputs["id"]
     assert source["dataSourceConfiguration"]["s3Configuration"] == {
         "bucketArn": bucket.outputs["arn"],
@@ -130,9 +130,13 @@ def test_the_knowledge_base_stores_vectors_in_s3_vectors_and_is_associated(dev: 
     assert association.inputs["agentVersion"] == "DRAFT"
     assert association.inputs["knowledgeBaseId"] == kb.outputs["id"]
     assert association.urn in dev.one(ALIAS).dependencies  # the alias's version snapshots the association
+    # Not while an action group prepares the same DRAFT: after the last one.
+    assert dev.one("aws:bedrock/agentAgentActionGroup:AgentAgentActionGroup", "agent-client-tools").urn in (
+        association.dependencies
+    )
     assert sids(dev, "agent-model-access")["RetrieveFromTheKnowledgeBase"]["Resource"] == [kb.outputs["arn"]]
     # The sample corpus is uploaded under the prefix the data source reads.
-    keys = sorted(o.inputs["key"] for o in dev.of_type(OBJECT))
+    keys = sorted(o.inputs["key"] for o in dev.of_type(OBJECT) if o.name.startswith("knowledge-"))
     assert keys == ["documents/deployment.md", "documents/operations.md", "documents/security.md"]
 
 
@@ -145,7 +149,7 @@ def test_the_knowledge_base_role_reads_embeds_and_writes_exactly_its_own(dev: Pr
         "aws:SourceArn": f"arn:aws:bedrock:us-east-1:{MOCK_ACCOUNT_ID}:knowledge-base/*"
     }
     statements = sids(dev, "knowledge-access")
-    bucket_arn = dev.one(BUCKET).outputs["arn"]
+    bucket_arn = dev.one(BUCKET, "knowledge-documents").outputs["arn"]
     assert statements["ReadTheDocuments"]["Resource"] == f"{bucket_arn}/documents/*"
     assert statements["ListTheDocuments"]["Resource"] == bucket_arn
     assert statements["StoreAndQueryTheVectors"]["Resource"] == dev.one(INDEX).outputs["indexArn"]
@@ -163,20 +167,25 @@ def test_the_knowledge_base_role_reads_embeds_and_writes_exactly_its_own(dev: Pr
 
 
 def test_the_document_bucket_is_private_versioned_encrypted_and_tls_only(dev: ProgramRun) -> None:
-    bucket_id = dev.one(BUCKET).outputs["id"]
-    pab = dev.one("aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock").inputs
+    bucket_id = dev.one(BUCKET, "knowledge-documents").outputs["id"]
+    pab = dev.one(
+        "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock", "knowledge-documents-public-access"
+    ).inputs
     assert pab["bucket"] == bucket_id
     assert all(
         pab[flag] is True
         for flag in ("blockPublicAcls", "blockPublicPolicy", "ignorePublicAcls", "restrictPublicBuckets")
     )
-    versioning = dev.one("aws:s3/bucketVersioning:BucketVersioning").inputs
+    versioning = dev.one("aws:s3/bucketVersioning:BucketVersioning", "knowledge-documents-versioning").inputs
     assert versioning["versioningConfiguration"] == {"status": "Enabled"}
     sse = dev.one(
-        "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration"
+        "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration",
+        "knowledge-documents-encryption",
     ).inputs
     assert sse["rules"][0]["applyServerSideEncryptionByDefault"] == {"sseAlgorithm": "AES256"}
-    (deny,) = policy_document(dev.one("aws:s3/bucketPolicy:BucketPolicy").inputs["policy"])["Statement"]
+    (deny,) = policy_document(
+        dev.one("aws:s3/bucketPolicy:BucketPolicy", "knowledge-documents-policy").inputs["policy"]
+    )["Statement"]
     assert deny["Effect"] == "Deny"
     assert deny["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
 
@@ -192,7 +201,10 @@ def test_the_agent_key_encrypts_agent_guardrail_and_knowledge_base(program: RunP
     assert run.one(VECTOR_BUCKET).inputs["encryptionConfigurations"] == [
         {"sseType": "aws:kms", "kmsKeyArn": arn}
     ]
-    sse = run.one("aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration")
+    sse = run.one(
+        "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration",
+        "knowledge-documents-encryption",
+    )
     assert sse.inputs["rules"][0]["applyServerSideEncryptionByDefault"] == {
         "sseAlgorithm": "aws:kms",
         "kmsMasterKeyId": arn,
@@ -286,10 +298,15 @@ def test_an_alarm_email_subscribes_to_the_topic(program: RunProgram) -> None:
 
 def test_features_turn_off(program: RunProgram) -> None:
     run = program("dev", guardrailEnabled=False, knowledgeBaseEnabled=False)
-    for type_ in (GUARDRAIL, KB, BUCKET, INDEX):
+    for type_ in (GUARDRAIL, KB, INDEX):
         assert not run.of_type(type_), type_
+    assert [bucket.name for bucket in run.of_type(BUCKET)] == ["web-bucket"]  # the page's, not documents
     assert "guardrailConfigurations" not in run.one(AGENT).inputs
-    assert set(sids(run, "agent-model-access")) == {"InvokeTheConfiguredModel", "ReadTheInferenceProfile"}
+    assert set(sids(run, "agent-model-access")) == {
+        "InvokeTheInferenceProfile",
+        "InvokeItsModelInAnyDestinationRegion",
+        "ReadTheInferenceProfile",
+    }
 
 
 def test_the_vocabularies_match_the_bedrock_api_model() -> None:

@@ -50,28 +50,28 @@ def origin_of(run: ProgramRun) -> str:
 
 
 def test_bucket_is_private_owner_enforced_encrypted_and_versioned(dev: ProgramRun) -> None:
-    bucket = dev.one(BUCKET)
+    bucket = dev.one(BUCKET, "web-bucket")
     bucket_id = bucket.outputs["id"]
-    block = dev.one(PUBLIC_ACCESS_BLOCK).inputs
+    block = dev.one(PUBLIC_ACCESS_BLOCK, "web-public-access-block").inputs
     assert block["bucket"] == bucket_id
     assert all(
         block[flag] is True
         for flag in ("blockPublicAcls", "blockPublicPolicy", "ignorePublicAcls", "restrictPublicBuckets")
     )
-    assert dev.one(OWNERSHIP).inputs == {
+    assert dev.one(OWNERSHIP, "web-ownership").inputs == {
         "bucket": bucket_id,
         "rule": {"objectOwnership": "BucketOwnerEnforced"},
     }
-    (rule,) = dev.one(ENCRYPTION).inputs["rules"]
+    (rule,) = dev.one(ENCRYPTION, "web-encryption").inputs["rules"]
     assert rule["applyServerSideEncryptionByDefault"]["sseAlgorithm"] == "AES256"
-    assert dev.one(VERSIONING).inputs["versioningConfiguration"]["status"] == "Enabled"
+    assert dev.one(VERSIONING, "web-versioning").inputs["versioningConfiguration"]["status"] == "Enabled"
     assert "acl" not in bucket.inputs
     assert "website" not in bucket.inputs
 
 
 def test_bucket_policy_admits_only_this_distribution_and_denies_plain_http(dev: ProgramRun) -> None:
-    bucket, distribution = dev.one(BUCKET).outputs, dev.one(DISTRIBUTION).outputs
-    policy = dev.one(BUCKET_POLICY)
+    bucket, distribution = dev.one(BUCKET, "web-bucket").outputs, dev.one(DISTRIBUTION).outputs
+    policy = dev.one(BUCKET_POLICY, "web-bucket-policy")
     assert policy.inputs["bucket"] == bucket["id"]
     allow, deny = policy_document(policy.inputs["policy"])["Statement"]
     assert allow == {
@@ -88,7 +88,7 @@ def test_bucket_policy_admits_only_this_distribution_and_denies_plain_http(dev: 
     assert deny["Resource"] == [bucket["arn"], f"{bucket['arn']}/*"]
     assert deny["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
     # S3 refuses a policy that the public-access block would block only if the block exists first.
-    assert dev.one(PUBLIC_ACCESS_BLOCK).urn in policy.dependencies
+    assert dev.one(PUBLIC_ACCESS_BLOCK, "web-public-access-block").urn in policy.dependencies
 
 
 def test_distribution_reads_the_bucket_through_oac_over_https_only(dev: ProgramRun) -> None:
@@ -97,7 +97,7 @@ def test_distribution_reads_the_bucket_through_oac_over_https_only(dev: ProgramR
     assert oac.inputs["signingProtocol"] == "sigv4"
     distribution = dev.one(DISTRIBUTION).inputs
     (origin,) = distribution["origins"]
-    assert origin["domainName"] == dev.one(BUCKET).outputs["bucketRegionalDomainName"]
+    assert origin["domainName"] == dev.one(BUCKET, "web-bucket").outputs["bucketRegionalDomainName"]
     assert origin["originAccessControlId"] == oac.outputs["id"]
     assert "s3OriginConfig" not in origin
     assert "customOriginConfig" not in origin
@@ -157,8 +157,8 @@ def test_response_headers_policy_sets_a_strict_csp_and_the_security_headers(dev:
 
 
 def test_every_page_file_is_uploaded_with_its_content_type(dev: ProgramRun) -> None:
-    bucket_id = dev.one(BUCKET).outputs["id"]
-    objects = {o.inputs["key"]: o.inputs for o in dev.of_type(OBJECT)}
+    bucket_id = dev.one(BUCKET, "web-bucket").outputs["id"]
+    objects = {o.inputs["key"]: o.inputs for o in dev.of_type(OBJECT) if o.name.startswith("web-")}
     expected = {key: content_type for key, _, content_type in page_files()}
     assert {key: o["contentType"] for key, o in objects.items() if key != "config.json"} == expected
     assert all(o["bucket"] == bucket_id for o in objects.values())
@@ -347,7 +347,7 @@ def test_page_settings_are_checked_before_anything_is_created(
 def test_web_ui_off_creates_no_page_and_keeps_the_configured_origins(program: RunProgram) -> None:
     run = program("dev", webUi=False)
     assert not run.of_type(DISTRIBUTION)
-    assert not run.of_type(BUCKET)
+    assert not [bucket for bucket in run.of_type(BUCKET) if bucket.name.startswith("web-")]
     assert not run.of_type(USER_POOL)
     invoker = run.one(FUNCTION, "invoker-function").inputs
     assert invoker["environment"]["variables"]["ALLOWED_ORIGINS"] == "[]"
