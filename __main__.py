@@ -19,7 +19,12 @@ from components.config import load_config
 from components.context import AwsContext
 from components.endpoints import InterfaceEndpoints, InterfaceEndpointsArgs
 from components.function import VpcFunction, VpcFunctionArgs, VpcFunctionRoleArgs
-from components.function_schema import DEFAULT_MAX_FUNCTIONS, function_schema, function_schema_for_resolver
+from components.function_schema import (
+    DEFAULT_MAX_FUNCTIONS,
+    check_action_group_name,
+    function_schema,
+    function_schema_for_resolver,
+)
 from components.guardrail import AgentGuardrail, AgentGuardrailArgs, GuardrailAttachment
 from components.keys import AgentKey, AgentKeyArgs
 from components.knowledge_base import KnowledgeBase, KnowledgeBaseArgs
@@ -46,6 +51,19 @@ STREAMING_BOOTSTRAP = "/var/task/functions/invoker/bootstrap"
 config = load_config()
 context = AwsContext.lookup(config.region)
 naming = Naming(config.name_prefix)
+
+# The agent's tools: each function schema is generated from the code that implements it. The
+# Lambda's tools run in the VPC; the client's tools run on the caller's machine (the API hands the
+# call to the client, which answers in its next request). An agent allows DEFAULT_MAX_FUNCTIONS
+# across all its tool groups. Built (and checked, with the group names) before any resource is
+# registered: on a real `pulumi up` a program error after the first registration leaves a
+# half-created stack behind.
+lambda_tool_group = check_action_group_name("tools")
+lambda_tool_functions = function_schema_for_resolver(
+    action_group_tools, max_functions=DEFAULT_MAX_FUNCTIONS - len(CLIENT_TOOLS)
+)
+client_tool_group = check_action_group_name(CLIENT_ACTION_GROUP)
+client_tool_functions = function_schema(CLIENT_TOOLS)
 
 logs_key = LogsKey(
     "logs",
@@ -106,10 +124,6 @@ def vpc_function(role: str, description: str, **extra: Any) -> VpcFunction:
     )
 
 
-# The agent's tools: each function schema is generated from the code that implements it. The
-# Lambda's tools run in the VPC; the client's tools run on the caller's machine (the API hands the
-# call to the client, which answers in its next request). An agent allows DEFAULT_MAX_FUNCTIONS
-# across all its tool groups.
 action_group_function = vpc_function("action-group", "Tools the Bedrock agent calls")
 
 # The agent's own key (agentKmsKey), or the one the user brings (agentKmsKeyArn): sessions and
@@ -179,18 +193,16 @@ agent = create_agent(
         agent_name=config.name_prefix,
         tool_groups=[
             ToolGroup(
-                name="tools",
+                name=lambda_tool_group,
                 description="Calculator, unit conversion and business-day arithmetic",
-                functions=function_schema_for_resolver(
-                    action_group_tools, max_functions=DEFAULT_MAX_FUNCTIONS - len(CLIENT_TOOLS)
-                ),
+                functions=lambda_tool_functions,
                 function_arn=action_group_function.arn,
                 executor_key=naming.function_name("action-group"),
             ),
             ToolGroup(
-                name=CLIENT_ACTION_GROUP,
+                name=client_tool_group,
                 description="Tools the API client fulfils on the user's machine (local time, confirmation)",
-                functions=function_schema(CLIENT_TOOLS),
+                functions=client_tool_functions,
             ),
         ],
         turn_timeout_seconds=config.api.integration_timeout_ms // 1000,

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+import client.tools
 from components.function_schema import FunctionSchemaError, check_action_group_name
 from offline.engine import ProgramError
-from policies.crossguard import tokens as t
 from tests.program.conftest import RunProgram
 
 
@@ -23,15 +23,31 @@ def test_action_group_names_bedrock_accepts(name: str) -> None:
     assert check_action_group_name(name) == name
 
 
-def test_the_program_stops_on_a_bad_action_group_name_before_the_agent(
+def _registered_besides_the_stack(error: ProgramError) -> list[str]:
+    return [f"{r.type} {r.name}" for r in error.resources if r.type != "pulumi:pulumi:Stack"]
+
+
+def test_the_program_stops_on_a_bad_action_group_name_before_any_resource(
     program: RunProgram, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import client.tools
 
     monkeypatch.setattr(client.tools, "CLIENT_ACTION_GROUP", "client tools")
     with pytest.raises(ProgramError) as caught:
         program("dev")
     assert isinstance(caught.value.cause, FunctionSchemaError)
     assert "Action group 'client tools'" in str(caught.value.cause)
-    registered = {r.type for r in caught.value.resources}
-    assert not registered & {t.AGENT, t.AGENT_ACTION_GROUP, t.AGENT_ALIAS}
+    # On a real `pulumi up` whatever was registered before the error would be created.
+    assert _registered_besides_the_stack(caught.value) == []
+
+
+def test_the_program_stops_on_a_tool_schema_error_before_any_resource(
+    program: RunProgram, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import components.function_schema
+
+    # Room for the client's tools only: the Lambda's tools no longer fit the agent's budget.
+    monkeypatch.setattr(components.function_schema, "DEFAULT_MAX_FUNCTIONS", len(client.tools.CLIENT_TOOLS))
+    with pytest.raises(ProgramError) as caught:
+        program("dev")
+    assert isinstance(caught.value.cause, FunctionSchemaError)
+    assert _registered_besides_the_stack(caught.value) == []
