@@ -504,6 +504,25 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
         self.snapshots: list[ResourceSnapshot] = []
         self._provider = provider
 
+    def Invoke(self, request: Any) -> Any:  # noqa: N802 (gRPC method name)
+        # MockMonitor.Invoke runs on the SDK's executor threads and gives each one an event loop
+        # that nobody closes (pulumi/runtime/sync_await.py `_ensure_event_loop`); the garbage
+        # collector then finalises them at interpreter exit, which can print "Exception ignored in
+        # BaseEventLoop.__del__" after a program error. Own the thread's loop for the call instead.
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:
+            pass
+        else:  # called on a thread whose loop is running: leave that loop alone
+            return super().Invoke(request)  # type: ignore[no-untyped-call]
+        loop = asyncio.new_event_loop()
+        asyncio.set_event_loop(loop)
+        try:
+            return super().Invoke(request)  # type: ignore[no-untyped-call]
+        finally:
+            asyncio.set_event_loop(None)
+            loop.close()
+
     def RegisterResource(self, request: Any) -> Any:  # noqa: N802 (gRPC method name)
         response = super().RegisterResource(request)  # type: ignore[no-untyped-call]
         if request.type != STACK_TYPE:
