@@ -24,10 +24,10 @@ def echo(text: Annotated[str, "The text to return, at most 200 characters."]) ->
     return text[:200]
 """
 CLIENT_TOOLS_DISABLED = edit_file(
-    "__main__.py", r"name=CLIENT_ACTION_GROUP,", "name=CLIENT_ACTION_GROUP, enabled=False,"
+    "__main__.py", r"name=client_tool_group,", "name=client_tool_group, enabled=False,"
 )
 WITHOUT_CLIENT_TOOLS = edit_file(
-    "__main__.py", r"\n\s*ToolGroup\(\s*name=CLIENT_ACTION_GROUP,.*?\),(?=\s*\])", ""
+    "__main__.py", r"\n\s*ToolGroup\(\s*name=client_tool_group,.*?\),(?=\s*\])", ""
 )
 
 
