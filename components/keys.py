@@ -20,6 +20,7 @@ import pulumi
 import pulumi_aws as aws
 
 from components.context import AwsContext
+from components.kms import create_rotating_key
 from components.logs import KEY_ADMIN_SID
 
 S3_VECTORS_INDEXING_PRINCIPAL = "indexing.s3vectors"
@@ -37,22 +38,16 @@ class AgentKey(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: AgentKeyArgs, opts: Optional[pulumi.ResourceOptions] = None) -> None:
         super().__init__("bedrock-vpc-agent:index:AgentKey", name, None, opts)
-        self.key = aws.kms.Key(
-            f"{name}-key",
+        self.key = create_rotating_key(
+            name,
+            parent=self,
             description=(
                 f"Encrypts the agent data of {pulumi.get_project()}/{pulumi.get_stack()}: "
                 "sessions, guardrail, knowledge base"
             ),
-            enable_key_rotation=True,
-            deletion_window_in_days=30,
-            policy=pulumi.Output.json_dumps(agent_key_policy(args.context)),
-            opts=pulumi.ResourceOptions(parent=self, protect=args.protect),
-        )
-        aws.kms.Alias(
-            f"{name}-alias",
-            name=f"alias/{pulumi.get_project()}-{pulumi.get_stack()}-agent",
-            target_key_id=self.key.key_id,
-            opts=pulumi.ResourceOptions(parent=self),
+            policy=agent_key_policy(args.context),
+            alias_role="agent",
+            protect=args.protect,
         )
         self.arn = self.key.arn
         self.register_outputs({"arn": self.arn})

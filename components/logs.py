@@ -17,6 +17,7 @@ import pulumi
 import pulumi_aws as aws
 
 from components.context import AwsContext
+from components.kms import create_rotating_key
 
 # kms:* for the account root is AWS's default key statement: it delegates key administration to
 # IAM policies in this account and keeps the key manageable. Without it a key can become unmanageable.
@@ -43,21 +44,13 @@ class LogsKey(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: LogsKeyArgs, opts: Optional[pulumi.ResourceOptions] = None) -> None:
         super().__init__("bedrock-vpc-agent:index:LogsKey", name, None, opts)
-        self.key = aws.kms.Key(
-            f"{name}-key",
+        self.key = create_rotating_key(
+            name,
+            parent=self,
             description=f"Encrypts the CloudWatch log groups of {pulumi.get_project()}/{pulumi.get_stack()}",
-            enable_key_rotation=True,
-            deletion_window_in_days=30,
-            policy=pulumi.Output.json_dumps(
-                logs_key_policy(args.context, args.log_group_arn_patterns, args.alarm_notifications)
-            ),
-            opts=pulumi.ResourceOptions(parent=self, protect=args.protect),
-        )
-        aws.kms.Alias(
-            f"{name}-alias",
-            name=f"alias/{pulumi.get_project()}-{pulumi.get_stack()}-logs",
-            target_key_id=self.key.key_id,
-            opts=pulumi.ResourceOptions(parent=self),
+            policy=logs_key_policy(args.context, args.log_group_arn_patterns, args.alarm_notifications),
+            alias_role="logs",
+            protect=args.protect,
         )
         self.arn = self.key.arn
         self.register_outputs({"arn": self.arn})
