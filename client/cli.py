@@ -1,8 +1,10 @@
-"""``python -m client chat | ask "..."``: the command line over ``ChatClient``.
+"""``python -m client chat | ask "..." | ingest``: the command line over ``ChatClient`` (chat, ask)
+and the knowledge base's ingestion (``client.ingest``).
 
-Exit codes: 0 ok, 1 API or network error, 2 usage or setup error (bad option, no URL, no
-credentials), 130 interrupted (Ctrl-C). Every failure is one ``error: ...`` line on stderr, never a
-traceback. Answers go to stdout; progress, tool activity and prompts for the user go to stderr.
+Exit codes (client.exits): 0 ok, 1 API or network error, 2 usage or setup error (bad option, no
+URL, no credentials), 3 ingest only: still running when the wait ended, 130 interrupted (Ctrl-C).
+Every failure is one ``error: ...`` line on stderr, never a traceback. Answers go to stdout;
+progress, tool activity and prompts for the user go to stderr.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import IO, Any, Final, NoReturn
 
+from client import ingest
 from client.api import ApiError, ChatClient, ChatError, Reply, RetryPolicy, StreamCutError
 from client.auth import (
     AuthMode,
@@ -28,14 +31,11 @@ from client.auth import (
     region_from_url,
 )
 from client.discovery import DiscoveryError, check_url, pulumi_api_url
+from client.exits import EXIT_ERROR, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE
 from client.render import render_answer, render_sources
 from client.tools import ToolContext
 from client.transport import HttpClientTransport, StreamingTransport, Transport
 
-EXIT_OK: Final = 0
-EXIT_ERROR: Final = 1
-EXIT_USAGE: Final = 2
-EXIT_INTERRUPTED: Final = 130
 END_SESSION_TIMEOUT_S: Final = 5.0
 # The streaming API's default budget (120 s) and a margin: an agent may think that long before its
 # first word, and the API always answers, with a result or its own error, within its budget.
@@ -107,6 +107,9 @@ class Dependencies:
     environ: dict[str, str] = field(default_factory=lambda: dict(os.environ))
     policy: RetryPolicy | None = None
     tool_context: ToolContext | None = None  # clock and zone for the tools; ``ask`` comes from the console
+    clock: Callable[[], float] = time.monotonic
+    stack_outputs: Callable[[str | None], dict[str, Any]] = ingest.stack_outputs  # every output of a stack
+    bedrock_agent: Callable[[str | None], Any] = ingest.bedrock_agent_client  # region -> bedrock-agent client
 
 
 class _Parser(argparse.ArgumentParser):
@@ -149,14 +152,21 @@ def build_parser() -> argparse.ArgumentParser:
 
     parser = _Parser(
         prog="python -m client",
-        description="Chat with the Bedrock agent behind the API (docs/api.md).",
-        epilog="Exit codes: 0 ok, 1 API or network error, 2 usage error, 130 interrupted.",
+        description=(
+            "Chat with the Bedrock agent behind the API (docs/api.md), or index the knowledge base's "
+            "documents (ingest)."
+        ),
+        epilog=(
+            "Exit codes: 0 ok, 1 API or network error, 2 usage error, 3 ingest still running, "
+            "130 interrupted."
+        ),
     )
-    commands = parser.add_subparsers(dest="command", required=True, metavar="{chat,ask}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="{chat,ask,ingest}")
     commands.add_parser("chat", parents=[common], help="interactive conversation", description=CHAT_HELP)
     ask = commands.add_parser("ask", parents=[common], help="one question, one answer")
     ask.add_argument("text", help="the question")
     ask.add_argument("--json", action="store_true", help="print the API's response JSON")
+    ingest.add_parser(commands)
     return parser
 
 
@@ -171,6 +181,8 @@ def main(
     args: argparse.Namespace | None = None
     try:
         args = build_parser().parse_args(argv)
+        if args.command == "ingest":
+            return ingest.run(args, console, deps)
         client = make_client(args, console, deps)
         if args.command == "ask":
             return run_ask(client, args, console)
@@ -178,7 +190,7 @@ def main(
     except UsageError as error:
         console.err(f"error: {error}")
         if args is None:
-            console.err("usage: python -m client {chat,ask} [options]; see python -m client --help")
+            console.err("usage: python -m client {chat,ask,ingest} [options]; see python -m client --help")
         return EXIT_USAGE
     except KeyboardInterrupt:
         console.err("")

@@ -340,7 +340,7 @@ def test_unknown_profile_is_a_clear_usage_error(monkeypatch: pytest.MonkeyPatch)
         (["ask", "hi", "--url", "https://chat.example.com/v1/chat"], {}, "cannot tell the API's region"),
         (["ask", "hi", "--url", URL, "--timeout", "0"], {}, "argument --timeout: must be between 0 and 900"),
         (["ask", "hi", "--url", URL, "--auth", "basic"], {}, "argument --auth: invalid choice"),
-        (["talk"], {}, "argument {chat,ask}: invalid choice"),
+        (["talk"], {}, "argument {chat,ask,ingest}: invalid choice"),
         (["ask", "hi", "--url", "chat.example.com"], {}, "--url must be an https:// URL"),
     ],
 )
