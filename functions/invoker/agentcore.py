@@ -27,16 +27,17 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
-from collections.abc import Callable, Iterable, Iterator, Mapping
+import re
+from collections.abc import Generator, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final, Protocol
 
 from botocore.exceptions import ClientError
 
 from functions.invoker import reader
-from functions.invoker.budget import Deadline, Retrying, deadline_exceeded, with_retries
+from functions.invoker.budget import Deadline, RetryableThrottleError, deadline_exceeded, with_retries
 from functions.invoker.classic import (
-    CONNECT_TIMEOUT_S,
+    BackendBase,
     UpstreamError,
     attempt_read_timeout,
     bad_response,
@@ -45,9 +46,10 @@ from functions.invoker.classic import (
     upstream_type,
 )
 from functions.invoker.classic import classify as classic_classify
-from functions.invoker.config import Settings
+from functions.invoker.config import Guardrail, Settings
 from functions.invoker.errors import ApiError
 from functions.invoker.events import Event, ReturnControl, StreamStats, TextChunk, Usage
+from functions.invoker.guardrail import Checked, GuardrailClient, check
 from functions.invoker.validation import ApiResult, ChatRequest, FunctionResult, ReturnControlResults
 
 SESSION_PREFIX: Final = "api-"  # + 64 hex digits: 68 characters, inside 33..100
@@ -68,21 +70,14 @@ def create_client(
     read_timeout_s: float, session: Any = None, endpoint_url: str | None = None
 ) -> HarnessClient:
     """A ``bedrock-agentcore`` client whose only retry loop is ours, its responses checked (``reader``)."""
-    import boto3  # lazy: keeps boto3's imports out of the handler module
-    from botocore.config import Config
-
-    config = Config(
-        connect_timeout=CONNECT_TIMEOUT_S,
-        read_timeout=read_timeout_s,
-        retries={"total_max_attempts": 1, "mode": "standard"},
-        tcp_keepalive=True,
+    client: HarnessClient = reader.new_client(
+        "bedrock-agentcore",
+        read_timeout_s,
+        session,
+        endpoint_url,
+        checked=("InvokeHarness", "StopRuntimeSession"),
     )
-    factory = session if session is not None else boto3.session.Session()
-    client: Any = factory.client("bedrock-agentcore", config=config, endpoint_url=endpoint_url)
-    reader.install(client, "InvokeHarness")
-    reader.install(client, "StopRuntimeSession")
-    typed: HarnessClient = client
-    return typed
+    return client
 
 
 # --- request parameters -------------------------------------------------------------------------
@@ -373,28 +368,20 @@ def classify(error: Exception, *, acted: bool) -> Exception | None:
 # --- the calls ----------------------------------------------------------------------------------
 
 
-class AgentCoreBackend:
-    """``AgentBackend`` over ``bedrock-agentcore`` InvokeHarness and StopRuntimeSession."""
+class AgentCoreBackend(BackendBase[HarnessClient]):
+    """``AgentBackend`` over ``bedrock-agentcore`` InvokeHarness and StopRuntimeSession, with the
+    guardrail applied around the harness (``ApplyGuardrail``: the harness has no guardrail setting)."""
 
     create_client = staticmethod(create_client)
-
-    def __init__(
-        self, settings: Settings, clients: Callable[[float], HarnessClient], retrying: Retrying
-    ) -> None:
-        self._settings = settings
-        self._clients = clients
-        self._retrying = retrying
 
     def converse(
         self, session_id: str, chat: ChatRequest, deadline: Deadline, stats: StreamStats
     ) -> Iterator[Event]:
         params = chat_params(self._settings, session_id, chat)
-
-        def attempt() -> Iterator[Event]:
-            client = self._clients(attempt_read_timeout(deadline, self._settings))
-            return _invoke(client, params, deadline, stats, self._settings.inline_tool_groups)
-
-        return with_retries(attempt, deadline, self._retrying, stats, throttled_error)
+        guardrail = self._settings.guardrail
+        if guardrail is None:
+            return self._harness(params, deadline, stats)
+        return self._guarded(guardrail, params, chat, deadline, stats)
 
     def end_session(self, session_id: str, deadline: Deadline, stats: StreamStats) -> None:
         params = stop_params(self._settings, session_id)
@@ -406,6 +393,170 @@ class AgentCoreBackend:
 
         for _ in with_retries(attempt, deadline, self._retrying, stats, throttled_error):
             pass
+
+    def _harness(self, params: Mapping[str, Any], deadline: Deadline, stats: StreamStats) -> Iterator[Event]:
+        def attempt() -> Iterator[Event]:
+            client = self._clients(attempt_read_timeout(deadline, self._settings))
+            return _invoke(client, params, deadline, stats, self._settings.inline_tool_groups)
+
+        return with_retries(attempt, deadline, self._retrying, stats, throttled_error)
+
+    def _guarded(
+        self,
+        guardrail: Guardrail,
+        params: dict[str, Any],
+        chat: ChatRequest,
+        deadline: Deadline,
+        stats: StreamStats,
+    ) -> Iterator[Event]:
+        """The user's text checked (``INPUT``) before the harness sees it, the answer (``OUTPUT``) before
+        the caller does. The client's tool results of a returned-control turn are not user input and
+        are not checked; the text of the turn they continue is."""
+        if chat.return_control_results is None:
+            checked = self._check(
+                guardrail, "INPUT", chat.input_text or "", deadline, stats, before_answer=True
+            )
+            if checked.intervention is not None:
+                yield stats.intervened(checked.intervention)
+                if checked.blocked:
+                    yield TextChunk(checked.text)  # the guardrail's blocked-input message
+                    return
+                params = {**params, "messages": [{"role": "user", "content": [{"text": checked.text}]}]}
+        segments = SEGMENT_CHARS if self._settings.streaming else None
+        yield from self._checked_output(
+            guardrail, self._harness(params, deadline, stats), segments, deadline, stats
+        )
+
+    def _checked_output(
+        self,
+        guardrail: Guardrail,
+        events: Iterator[Event],
+        segments: tuple[int, int] | None,
+        deadline: Deadline,
+        stats: StreamStats,
+    ) -> Iterator[Event]:
+        """Text is held back until the guardrail passed it: all of it at the end of the turn (buffered),
+        or in segments of ``segments`` characters cut at a sentence end (streaming, docs/streaming.md).
+        A blocked segment ends the turn with the guardrail's message; text already sent stays sent."""
+        held = ""
+        threshold = segments[0] if segments is not None else None
+        try:
+            for event in events:
+                if isinstance(event, Usage):
+                    yield event
+                    continue
+                if isinstance(event, TextChunk):
+                    held += event.text
+                    if segments is None or threshold is None or len(held) < threshold:
+                        continue
+                    cut = sentence_cut(held)
+                    segment, held = held[:cut], held[cut:]
+                    threshold = segments[1]
+                    if (yield from self._release(guardrail, segment, deadline, stats)):
+                        return
+                    continue
+                # returnControl (and any event to come): everything said before it goes first
+                segment, held = held, ""
+                if (yield from self._release(guardrail, segment, deadline, stats)):
+                    return
+                yield event
+            yield from self._release(guardrail, held, deadline, stats)
+        finally:
+            close = getattr(events, "close", None)
+            if callable(close):
+                close()  # a blocked answer: stop reading the harness (its stream is closed)
+
+    def _release(
+        self, guardrail: Guardrail, text: str, deadline: Deadline, stats: StreamStats
+    ) -> Generator[Event, None, bool]:
+        """``text`` as the guardrail lets it out (itself, masked, or its blocked message); True: blocked."""
+        if not text:
+            return False
+        checked = self._check(guardrail, "OUTPUT", text, deadline, stats, before_answer=False)
+        if checked.intervention is not None:
+            yield stats.intervened(checked.intervention)
+        if checked.text:
+            yield TextChunk(checked.text)
+        return checked.blocked
+
+    def _check(
+        self,
+        guardrail: Guardrail,
+        source: str,
+        text: str,
+        deadline: Deadline,
+        stats: StreamStats,
+        *,
+        before_answer: bool,
+    ) -> Checked:
+        """``ApplyGuardrail`` with throttling retried (re-checking a text has no effect); when the
+        retries run out after the harness ran, the turn fails as not retryable (502), never 429."""
+        guardrails = self._guardrails
+        if guardrails is None:
+            raise guardrail_unavailable("NoGuardrailClient")
+        verdicts: list[Checked] = []
+
+        def attempt() -> Iterator[Event]:
+            client = guardrails(attempt_read_timeout(deadline, self._settings))
+            verdicts.append(_apply(client, guardrail, source, text, deadline))
+            return iter(())
+
+        def exhausted(upstream: str, retry_after_s: int) -> ApiError:
+            if before_answer:
+                return throttled_error(upstream, retry_after_s)
+            return guardrail_unavailable(upstream)
+
+        # Its own attempt count: the harness's attempts (the summary line's) are not spent on it.
+        calls = StreamStats()
+        try:
+            for _ in with_retries(attempt, deadline, self._retrying, calls, exhausted):
+                pass
+        finally:
+            stats.throttled += calls.throttled
+        return verdicts[-1]
+
+
+# Streaming: the first segment of held-back text is checked at 200 characters, so the first words
+# come soon; later ones at 1,000, the size of one ApplyGuardrail text unit (what it bills per call).
+SEGMENT_CHARS: Final = (200, 1000)
+_SENTENCE_END = re.compile(r"[.!?\n][\"')\]]*\s+")
+_WHITESPACE = re.compile(r"\s+")
+
+
+def sentence_cut(text: str) -> int:
+    """Where to cut held text: after its last sentence end, else its last whitespace, else its end."""
+    for pattern in (_SENTENCE_END, _WHITESPACE):
+        ends = [match.end() for match in pattern.finditer(text)]
+        if ends:
+            return ends[-1]
+    return len(text)
+
+
+def guardrail_unavailable(upstream: str) -> ApiError:
+    return ApiError(
+        502,
+        "GUARDRAIL_UNAVAILABLE",
+        "the guardrail could not check the turn; nothing it had not checked was returned",
+        upstream=upstream,
+    )
+
+
+def _apply(
+    client: GuardrailClient, guardrail: Guardrail, source: str, text: str, deadline: Deadline
+) -> Checked:
+    try:
+        checked = check(client, guardrail, source, text)
+    except Exception as exc:
+        mapped = classic_classify(exc, acted=False)
+        if mapped is None:
+            raise
+        if isinstance(mapped, RetryableThrottleError):
+            raise mapped from exc
+        upstream = mapped.upstream if isinstance(mapped, ApiError) else None
+        raise guardrail_unavailable(upstream or type(exc).__name__) from exc
+    if deadline.expired():
+        raise deadline_exceeded()
+    return checked
 
 
 def _raise_mapped(exc: Exception, *, acted: bool) -> None:

@@ -42,7 +42,9 @@ Clients = Callable[[float], Any]
 class BackendClass(Protocol):
     """A backend implementation, built per request over the environment's clients."""
 
-    def __call__(self, settings: Settings, clients: Clients, retrying: Retrying) -> AgentBackend: ...
+    def __call__(
+        self, settings: Settings, clients: Clients, retrying: Retrying, guardrails: Clients | None = None
+    ) -> AgentBackend: ...
 
     def create_client(self, read_timeout_s: float) -> Any:
         """A new boto3 client of the backend's service (no botocore retries: ``with_retries`` owns them)."""
@@ -60,9 +62,12 @@ def _backend_class(settings: Settings) -> BackendClass:
     return backend
 
 
-def backend_from_settings(settings: Settings, clients: Clients, retrying: Retrying) -> AgentBackend:
-    """The backend ``AGENT_BACKEND`` names, talking through ``clients`` (made by ``create_client``)."""
-    return _backend_class(settings)(settings, clients, retrying)
+def backend_from_settings(
+    settings: Settings, clients: Clients, retrying: Retrying, guardrails: Clients | None = None
+) -> AgentBackend:
+    """The backend ``AGENT_BACKEND`` names, talking through ``clients`` (made by ``create_client``);
+    ``guardrails``: ``bedrock-runtime`` clients, for a backend that applies the guardrail itself."""
+    return _backend_class(settings)(settings, clients, retrying, guardrails)
 
 
 def create_client(settings: Settings, read_timeout_s: float) -> Any:

@@ -16,7 +16,7 @@ import math
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
-from typing import Any, Final, Protocol
+from typing import Any, Final, Generic, Protocol, TypeVar
 
 from botocore.eventstream import ParserError as EventStreamParserError
 from botocore.exceptions import ClientError, HTTPClientError
@@ -34,12 +34,21 @@ from functions.invoker.budget import (
     deadline_exceeded,
     with_retries,
 )
-from functions.invoker.config import Settings
+from functions.invoker.config import Guardrail, Settings
 from functions.invoker.errors import ApiError
-from functions.invoker.events import Citations, Event, ReturnControl, StreamStats, TextChunk, Usage
+from functions.invoker.events import (
+    Citations,
+    Event,
+    GuardrailIntervention,
+    ReturnControl,
+    StreamStats,
+    TextChunk,
+    Usage,
+    assessed_actions,
+)
+from functions.invoker.guardrail import GuardrailClient
 from functions.invoker.validation import ApiResult, ChatRequest, FunctionResult, ReturnControlResults
 
-CONNECT_TIMEOUT_S: Final = 2.0
 MAX_UPSTREAM_MESSAGE: Final = 300
 
 
@@ -52,27 +61,12 @@ class AgentRuntime(Protocol):
 def create_client(
     read_timeout_s: float, session: Any = None, endpoint_url: str | None = None
 ) -> AgentRuntime:
-    """A ``bedrock-agent-runtime`` client whose only retry loop is ours, its responses checked.
-
-    ``total_max_attempts=1`` disables botocore retries; the read timeout bounds one socket read until
-    the response headers arrive (the backend picks a client whose timeout fits the attempt's budget;
-    ``reader`` bounds the body's reads by the deadline itself), the connect timeout is short because
-    the VPC interface endpoint answers within milliseconds or not at all.
-    """
-    import boto3  # deliberately lazy, see the module docstring
-    from botocore.config import Config
-
-    config = Config(
-        connect_timeout=CONNECT_TIMEOUT_S,
-        read_timeout=read_timeout_s,
-        retries={"total_max_attempts": 1, "mode": "standard"},
-        tcp_keepalive=True,
+    """A ``bedrock-agent-runtime`` client whose only retry loop is ours, its responses checked
+    (``reader.new_client``; ``reader`` bounds the body's reads by the deadline itself)."""
+    client: AgentRuntime = reader.new_client(
+        "bedrock-agent-runtime", read_timeout_s, session, endpoint_url, checked=("InvokeAgent",)
     )
-    factory = session if session is not None else boto3.session.Session()
-    client: Any = factory.client("bedrock-agent-runtime", config=config, endpoint_url=endpoint_url)
-    reader.install(client)
-    typed: AgentRuntime = client
-    return typed
+    return client
 
 
 # --- request parameters -------------------------------------------------------------------------
@@ -83,7 +77,9 @@ def chat_params(settings: Settings, session_id: str, request: ChatRequest) -> di
         "agentId": settings.agent_id,
         "agentAliasId": settings.agent_alias_id,
         "sessionId": session_id,
-        "enableTrace": request.enable_trace,
+        # With a guardrail the trace is always on: its guardrailTrace is the only sign of an
+        # intervention (the answer is then the guardrail's blocked message, a normal chunk).
+        "enableTrace": request.enable_trace or settings.guardrail is not None,
     }
     if settings.streaming:
         # The final answer arrives as many chunks while the model writes it, not as one at the end.
@@ -165,8 +161,9 @@ _LOCATION_ADDRESS: Final = {
 class _Translator:
     """InvokeAgent ``ResponseStream`` members -> events, counting into ``StreamStats`` on the way."""
 
-    def __init__(self, stats: StreamStats) -> None:
+    def __init__(self, stats: StreamStats, guardrail: Guardrail | None = None) -> None:
         self._stats = stats
+        self._guardrail = guardrail
         # Decoding is incremental: a multi-byte character may straddle two chunks.
         self._decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
         self._text = False
@@ -223,6 +220,9 @@ class _Translator:
             "customOrchestrationTrace" in trace
         ):
             self._acted = True
+        guardrail_trace = _mapping(trace.get("guardrailTrace"))
+        if guardrail_trace.get("action") == "INTERVENED":
+            yield from self._interventions(guardrail_trace)
         for name in _MODEL_TRACES:
             usage = _dig(trace, name, "modelInvocationOutput", "metadata", "usage")
             if isinstance(usage, Mapping):
@@ -230,6 +230,27 @@ class _Translator:
                 self._stats.input_tokens += tokens.input_tokens
                 self._stats.output_tokens += tokens.output_tokens
                 yield tokens
+
+    def _interventions(self, trace: Mapping[str, Any]) -> Iterator[Event]:
+        """One ``GuardrailIntervention`` per side the guardrail trace assessed (``GuardrailTrace``:
+        ``inputAssessments`` for the user's text, ``outputAssessments`` for the model's answer)."""
+        guardrail = self._guardrail
+        assessed: list[tuple[str, object]] = [
+            (side, trace[key])
+            for side, key in (("INPUT", "inputAssessments"), ("OUTPUT", "outputAssessments"))
+            if isinstance(trace.get(key), list) and trace[key]
+        ]
+        for side, assessments in assessed or [("OUTPUT" if self._text else "INPUT", None)]:
+            action, policies = assessed_actions(assessments)
+            yield self._stats.intervened(
+                GuardrailIntervention(
+                    source=side,
+                    action=action,
+                    policies=policies,
+                    guardrail_id=guardrail.guardrail_id if guardrail else None,
+                    guardrail_version=guardrail.version if guardrail else None,
+                )
+            )
 
 
 def normalize_citation(citation: Mapping[str, Any]) -> dict[str, Any]:
@@ -490,17 +511,32 @@ def _named(error: Exception, name: str) -> bool:
 # --- the call -----------------------------------------------------------------------------------
 
 
-class ClassicBackend:
-    """``AgentBackend`` over ``bedrock-agent-runtime`` InvokeAgent."""
+ClientT = TypeVar("ClientT")
 
-    create_client = staticmethod(create_client)
+
+class BackendBase(Generic[ClientT]):
+    """What every backend is built from (``backend.BackendClass``): the settings, its service's clients
+    by read timeout, the retry policy, and ``bedrock-runtime`` clients for a backend that applies the
+    guardrail itself (``functions.invoker.guardrail``)."""
 
     def __init__(
-        self, settings: Settings, clients: Callable[[float], AgentRuntime], retrying: Retrying
+        self,
+        settings: Settings,
+        clients: Callable[[float], ClientT],
+        retrying: Retrying,
+        guardrails: Callable[[float], GuardrailClient] | None = None,
     ) -> None:
         self._settings = settings
         self._clients = clients
         self._retrying = retrying
+        self._guardrails = guardrails
+
+
+class ClassicBackend(BackendBase[AgentRuntime]):
+    """``AgentBackend`` over ``bedrock-agent-runtime`` InvokeAgent (the agent applies its guardrail:
+    interventions come from its trace)."""
+
+    create_client = staticmethod(create_client)
 
     def converse(
         self, session_id: str, chat: ChatRequest, deadline: Deadline, stats: StreamStats
@@ -518,7 +554,14 @@ class ClassicBackend:
     ) -> Iterator[Event]:
         def attempt() -> Iterator[Event]:
             client = self._clients(attempt_read_timeout(deadline, self._settings))
-            return _attempt(client, params, deadline, stats, require_answer=require_answer)
+            return _attempt(
+                client,
+                params,
+                deadline,
+                stats,
+                require_answer=require_answer,
+                guardrail=self._settings.guardrail,
+            )
 
         return with_retries(attempt, deadline, self._retrying, stats, throttled_error)
 
@@ -540,6 +583,7 @@ def _attempt(
     stats: StreamStats,
     *,
     require_answer: bool,
+    guardrail: Guardrail | None = None,
 ) -> Iterator[Event]:
     """One InvokeAgent call, its stream read lazily; every failure mapped (``classify``).
 
@@ -560,7 +604,7 @@ def _attempt(
     request_id = _dig(response, "ResponseMetadata", "RequestId")
     stats.upstream_request_id = request_id if isinstance(request_id, str) else None
     stream: Iterable[Mapping[str, Any]] = response.get("completion") or ()
-    translator = _Translator(stats)
+    translator = _Translator(stats, guardrail)
     members = iter(stream)
     finished = False
     try:

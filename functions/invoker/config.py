@@ -7,11 +7,16 @@
 | ``HARNESS_ARN`` | agentcore | the AgentCore harness ARN (botocore's ``HarnessArn`` pattern) |
 | ``HARNESS_RUNTIME_ARN`` | agentcore | the runtime AgentCore provisioned for the harness |
 | ``INLINE_TOOL_GROUPS`` | no | agentcore: JSON ``{"<inline function>": "<group>"}`` (``returnControl``) |
+| ``GUARDRAIL_ID`` | no | the agent's guardrail (id or ARN), with ``GUARDRAIL_VERSION`` (see below) |
+| ``GUARDRAIL_VERSION`` | no | the guardrail's pinned version (a number or ``DRAFT``) |
 | ``ALLOWED_ORIGINS`` | no | JSON array of exact origins (``https://app.example.com``), default ``[]`` |
 | ``API_DEADLINE_MS`` | no | API Gateway integration timeout in ms, default 29000 (2000..900000) |
 | ``AGENT_BACKEND`` | no | the agent service: ``classic`` (Bedrock Agents, the default) or ``agentcore`` |
 | ``API_STREAMING`` | no | ``true``: the API streams, the agent is asked to stream its answer (``false``) |
 | ``POWERTOOLS_SERVICE_NAME`` | no | the ``service`` key of every log line (read by Powertools) |
+
+With a guardrail, classic asks for the agent's trace to see its interventions; agentcore applies the
+guardrail itself (``ApplyGuardrail``, functions/invoker/guardrail.py).
 
 Settings are read on every invocation (cheap: a few dict lookups and one small ``json.loads``), so
 a misconfiguration is reported per request as a logged 500 ``CONFIG_ERROR`` instead of an import
@@ -35,6 +40,11 @@ DEFAULT_AGENT_BACKEND: Final = "classic"
 AGENT_BACKENDS: Final = ("classic", "agentcore")  # the names functions.invoker.backend.BACKENDS implements
 
 _RESOURCE_ID = re.compile(r"[0-9a-zA-Z]{1,10}")
+# botocore bedrock-runtime: GuardrailIdentifier (an id or a guardrail ARN) and GuardrailVersion.
+_GUARDRAIL_ID = re.compile(
+    r"[a-z0-9]+|arn:aws(-[^:]+)?:bedrock:[a-z0-9-]{1,20}:[0-9]{12}:guardrail/[a-z0-9]+"
+)
+_GUARDRAIL_VERSION = re.compile(r"[1-9][0-9]{0,7}|DRAFT")
 # botocore bedrock-agentcore: HarnessArn; a runtime ARN of the same account and partition.
 _HARNESS_ARN = re.compile(
     r"arn:([^:]+)?:bedrock-agentcore:[a-z0-9-]+:[0-9]{12}:harness/[a-zA-Z][a-zA-Z0-9_]{0,39}-[a-zA-Z0-9]{10}"
@@ -59,6 +69,20 @@ class Settings:
     harness_arn: str = ""
     harness_runtime_arn: str = ""
     inline_tool_groups: Mapping[str, str] = field(default_factory=dict)
+    guardrail: Guardrail | None = None
+
+
+@dataclass(frozen=True)
+class Guardrail:
+    """The guardrail the agent applies: the identifier (id or ARN) and version AWS was given."""
+
+    identifier: str
+    version: str
+
+    @property
+    def guardrail_id(self) -> str:
+        """The bare id (the last part of an ARN), for reports."""
+        return self.identifier.rsplit("/", 1)[-1]
 
 
 def load_settings(environ: Mapping[str, str]) -> Settings:
@@ -79,7 +103,22 @@ def load_settings(environ: Mapping[str, str]) -> Settings:
         harness_arn="" if classic else _arn(environ, "HARNESS_ARN", _HARNESS_ARN),
         harness_runtime_arn="" if classic else _arn(environ, "HARNESS_RUNTIME_ARN", _RUNTIME_ARN),
         inline_tool_groups={} if classic else _tool_groups(environ.get("INLINE_TOOL_GROUPS")),
+        guardrail=_guardrail(environ),
     )
+
+
+def _guardrail(environ: Mapping[str, str]) -> Guardrail | None:
+    identifier = environ.get("GUARDRAIL_ID", "").strip()
+    version = environ.get("GUARDRAIL_VERSION", "").strip()
+    if not identifier and not version:
+        return None
+    if not identifier or not version:
+        raise ConfigError("set GUARDRAIL_ID and GUARDRAIL_VERSION together")
+    if not _GUARDRAIL_ID.fullmatch(identifier):
+        raise ConfigError("GUARDRAIL_ID is not a guardrail id or ARN")
+    if not _GUARDRAIL_VERSION.fullmatch(version):
+        raise ConfigError("GUARDRAIL_VERSION must be a version number or DRAFT")
+    return Guardrail(identifier, version)
 
 
 def _arn(environ: Mapping[str, str], name: str, pattern: re.Pattern[str]) -> str:

@@ -23,7 +23,7 @@ from aws_lambda_powertools import Logger
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from functions.invoker import apigw, backend
+from functions.invoker import apigw, backend, guardrail
 from functions.invoker.budget import Retrying, RetryPolicy, request_deadline
 from functions.invoker.config import Settings, load_settings
 from functions.invoker.errors import ApiError, ConfigError
@@ -44,6 +44,8 @@ class Runtime:
     """Everything the handler needs from the outside world, injectable for tests."""
 
     client: Callable[[Settings, float], Any]  # (settings, read timeout s) -> the backend's boto3 client
+    # (read timeout s) -> a bedrock-runtime client, for ApplyGuardrail (AgentCore with a guardrail)
+    guardrail_client: Callable[[float], Any] = lambda read_timeout_s: _shared_guardrail_client(read_timeout_s)
     clock: Callable[[], float] = time.monotonic
     sleep: Callable[[float], None] = time.sleep
     rand: Callable[[], float] = random.random
@@ -57,15 +59,26 @@ _clients: dict[tuple[str, float], Any] = {}
 MAX_CLIENTS = 4
 
 
-def _shared_client(settings: Settings, read_timeout_s: float) -> Any:
-    """One client per read timeout and execution environment, created on first use and reused."""
-    key = (settings.backend, read_timeout_s)
+def _cached(key: tuple[str, float], create: Callable[[], Any]) -> Any:
+    """One client per service, read timeout and execution environment, created on first use."""
     client = _clients.get(key)
     if client is None:
         if len(_clients) >= MAX_CLIENTS:
             del _clients[next(iter(_clients))]  # the oldest: a retry's timeout, rarely needed again
-        client = _clients[key] = backend.create_client(settings, read_timeout_s=read_timeout_s)
+        client = _clients[key] = create()
     return client
+
+
+def _shared_client(settings: Settings, read_timeout_s: float) -> Any:
+    return _cached(
+        (settings.backend, read_timeout_s),
+        lambda: backend.create_client(settings, read_timeout_s=read_timeout_s),
+    )
+
+
+def _shared_guardrail_client(read_timeout_s: float) -> Any:
+    """``bedrock-runtime`` clients for ``ApplyGuardrail``."""
+    return _cached(("guardrail", read_timeout_s), lambda: guardrail.create_client(read_timeout_s))
 
 
 RUNTIME = Runtime(client=_shared_client)
@@ -207,7 +220,10 @@ def _route(
         """Built once the request is valid: the first one creates the environment's client."""
         retrying = Retrying(runtime.policy, runtime.sleep, runtime.rand, on_retry)
         return backend.backend_from_settings(
-            settings, lambda read_timeout_s: runtime.client(settings, read_timeout_s), retrying
+            settings,
+            lambda read_timeout_s: runtime.client(settings, read_timeout_s),
+            retrying,
+            runtime.guardrail_client,
         )
 
     if request.route == apigw.ROUTE_SESSION:
@@ -243,6 +259,7 @@ def answer_json(turn: Turn) -> dict[str, Any]:
         "sessionId": turn.session_id,
         "completion": reply.completion,
         "citations": reply.citations,
+        "guardrailInterventions": [event.as_json() for event in reply.guardrail_interventions],
     }
     if reply.return_control is not None:
         payload["returnControl"] = reply.return_control

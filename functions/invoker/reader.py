@@ -46,6 +46,39 @@ class AgentStreamError(Exception):
         self.truncated = truncated
 
 
+# The VPC interface endpoints answer within milliseconds or not at all.
+CONNECT_TIMEOUT_S: Final = 2.0
+
+
+def new_client(
+    service: str,
+    read_timeout_s: float,
+    session: Any = None,
+    endpoint_url: str | None = None,
+    *,
+    checked: tuple[str, ...] = (),
+) -> Any:
+    """A boto3 client of ``service`` whose only retry loop is the backend's (``budget.with_retries``:
+    ``total_max_attempts=1`` turns botocore's off), with the responses of the ``checked`` operations
+    checked here (``install``). ``read_timeout_s`` bounds one socket read (the backend picks a client
+    whose timeout fits the attempt's budget); ``boto3`` is imported here, lazily, keeping ~190 ms of
+    imports out of the handler module."""
+    import boto3
+    from botocore.config import Config
+
+    config = Config(
+        connect_timeout=CONNECT_TIMEOUT_S,
+        read_timeout=read_timeout_s,
+        retries={"total_max_attempts": 1, "mode": "standard"},
+        tcp_keepalive=True,
+    )
+    factory = session if session is not None else boto3.session.Session()
+    client = factory.client(service, config=config, endpoint_url=endpoint_url)
+    for operation in checked:
+        install(client, operation)
+    return client
+
+
 def install(client: Any, operation: str = "InvokeAgent") -> None:
     service = client.meta.service_model.service_id.hyphenize()
     client.meta.events.register(f"before-parse.{service}.{operation}", _before_parse)

@@ -28,7 +28,14 @@ from aws_lambda_powertools.logging import correlation_paths
 from functions.invoker import apigw
 from functions.invoker import handler as buffered_handler
 from functions.invoker.errors import ApiError
-from functions.invoker.events import Citations, Event, ReturnControl, TextChunk, Usage
+from functions.invoker.events import (
+    Citations,
+    Event,
+    GuardrailIntervention,
+    ReturnControl,
+    TextChunk,
+    Usage,
+)
 from functions.invoker.handler import Rendered, Runtime, Turn, answer, answer_json, logger
 from functions.invoker.runtime import StreamedResponse
 
@@ -105,6 +112,8 @@ def event_line(event: Event) -> bytes:
         return _line({"type": "citation", "citations": list(event.items)})
     if isinstance(event, ReturnControl):
         return _line({"type": "returnControl", "returnControl": event.payload})
+    if isinstance(event, GuardrailIntervention):
+        return _line({"type": "guardrailIntervention", "guardrailIntervention": event.as_json()})
     return b""  # an event type this renderer does not know yet: never breaks the stream
 
 

@@ -155,6 +155,7 @@ def test_ask_json_prints_the_raw_response_and_region_comes_from_flag(gateway: Fa
                 "references": [{"type": "S3", "uri": "s3://kb-docs/policies/refunds.pdf"}],
             },
         ],
+        "guardrailInterventions": [],
     }
     assert [r.method for r in gateway.received] == ["POST"]  # --keep-session: no DELETE
     assert gateway.received[0].json() == {"inputText": "refunds?", "sessionId": SESSION, "enableTrace": True}

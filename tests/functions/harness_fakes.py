@@ -4,16 +4,20 @@ and StopRuntimeSession and parses their event stream and errors from raw bytes."
 
 from __future__ import annotations
 
+import dataclasses
+import functools
 import json
 import logging
 from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
+from urllib.parse import unquote, urlsplit
 
 import pytest
 from botocore.awsrequest import AWSPreparedRequest, AWSResponse
 
 from functions.invoker import handler as handler_module
 from functions.invoker.agentcore import create_client
+from functions.invoker.guardrail import create_client as create_guardrail_client
 from tests.functions import eventstream as es
 from tests.functions.invoker_fakes import (
     BASE_ENV,
@@ -166,3 +170,74 @@ def make_agentcore_harness(monkeypatch: pytest.MonkeyPatch, rand: float = 0.5) -
     std_logger = logging.getLogger(handler_module.logger.service)
     monkeypatch.setattr(std_logger, "handlers", [*std_logger.handlers, capture])
     return Harness(agent=fake, clock=clock, context=FakeContext(), logs=capture, monkeypatch=monkeypatch)
+
+
+# --- ApplyGuardrail (bedrock-runtime), for the AgentCore backend's guardrail -----------------------
+
+GUARDRAIL_ID = "gr0abc123def"
+GUARDRAIL_VERSION = "3"
+GUARDRAIL_ENV = {"GUARDRAIL_ID": GUARDRAIL_ID, "GUARDRAIL_VERSION": GUARDRAIL_VERSION}
+
+
+class FakeGuardrail:
+    """A REAL ``bedrock-runtime`` client (the function's own ``guardrail.create_client``) whose HTTP
+    layer answers each ApplyGuardrail with the next scripted JSON body (``NONE`` when none is left)."""
+
+    def __init__(self) -> None:
+        self.client: Any = cast(Any, create_guardrail_client(read_timeout_s=28.0, session=BOTO_SESSION))
+        self.client.meta.events.register("before-send.bedrock-runtime.ApplyGuardrail", self._send)
+        self.script: list[Callable[[AWSPreparedRequest], AWSResponse]] = []
+        self.requests: list[dict[str, Any]] = []  # {"path", "body"}
+
+    def _send(self, request: AWSPreparedRequest, **_: Any) -> AWSResponse:
+        self.requests.append(
+            {"path": unquote(urlsplit(request.url).path), "body": json.loads(request.body or b"{}")}
+        )
+        if self.script:
+            return self.script.pop(0)(request)
+        return self._json(request, 200, passed())
+
+    @staticmethod
+    def _json(
+        request: AWSPreparedRequest, status: int, body: dict[str, Any], headers: dict[str, str] | None = None
+    ) -> AWSResponse:
+        raw = ScriptedRaw([json.dumps(body).encode()])
+        return AWSResponse(request.url, status, {"content-type": "application/json", **(headers or {})}, raw)
+
+    def answer(self, *bodies: dict[str, Any]) -> None:
+        for body in bodies:
+            self.script.append(functools.partial(self._json, status=200, body=body))
+
+    def error(self, status: int, error_type: str) -> None:
+        headers = {"x-amzn-errortype": f"{error_type}:http://internal.amazon.com/coral/com.amazon.bedrock/"}
+        self.script.append(lambda request: self._json(request, status, {"message": "simulated"}, headers))
+
+    def sources(self) -> list[str]:
+        return [request["body"]["source"] for request in self.requests]
+
+    def texts(self) -> list[str]:
+        return [request["body"]["content"][0]["text"]["text"] for request in self.requests]
+
+
+def passed() -> dict[str, Any]:
+    return {"usage": {"contentPolicyUnits": 1}, "action": "NONE", "outputs": [], "assessments": [{}]}
+
+
+def intervened(message: str, **assessment: Any) -> dict[str, Any]:
+    """An intervention as ApplyGuardrail answers it: ``outputs`` is the text to use instead."""
+    return {
+        "usage": {"contentPolicyUnits": 1},
+        "action": "GUARDRAIL_INTERVENED",
+        "actionReason": "Guardrail blocked.",
+        "outputs": [{"text": message}],
+        "assessments": [assessment],
+    }
+
+
+def make_guarded_agentcore_harness(monkeypatch: pytest.MonkeyPatch) -> tuple[Harness, FakeGuardrail]:
+    harness = make_agentcore_harness(monkeypatch)
+    harness.set_env(**GUARDRAIL_ENV)
+    fake = FakeGuardrail()
+    runtime = dataclasses.replace(handler_module.RUNTIME, guardrail_client=lambda read_timeout_s: fake.client)
+    monkeypatch.setattr(handler_module, "RUNTIME", runtime)
+    return harness, fake

@@ -63,7 +63,12 @@ def test_chat_sends_the_text_and_joins_the_answer(h: Harness) -> None:
     h.agent.stream(*text("It is ", "SECRET-ANSWER."), stop("end_turn"), usage(120, 7))
     response = h.chat({"inputText": "6*7?", "sessionId": SESSION})
     assert response.status == 200
-    assert response.json() == {"sessionId": SESSION, "completion": "It is SECRET-ANSWER.", "citations": []}
+    assert response.json() == {
+        "sessionId": SESSION,
+        "completion": "It is SECRET-ANSWER.",
+        "citations": [],
+        "guardrailInterventions": [],
+    }
     (sent,) = h.agent.requests
     assert sent.path == "/harnesses/invoke"
     assert f"harnessArn={HARNESS_ARN.replace(':', '%3A').replace('/', '%2F')}" in sent.url
@@ -85,7 +90,12 @@ def test_gateway_tools_run_inside_the_harness(h: Harness) -> None:
     )
     response = h.chat({"inputText": "6*7?", "sessionId": SESSION})
     assert response.status == 200
-    assert response.json() == {"sessionId": SESSION, "completion": "42", "citations": []}
+    assert response.json() == {
+        "sessionId": SESSION,
+        "completion": "42",
+        "citations": [],
+        "guardrailInterventions": [],
+    }
 
 
 def test_inline_functions_return_control_and_resume_with_tool_results(h: Harness) -> None:

@@ -160,7 +160,7 @@ def test_a_body_ending_inside_a_message_is_incomplete(h: Harness, cut: int) -> N
         es.event("chunk", {}),
         es.event("chunk", {"bytes": ""}),
         es.event("chunk", {"bytes": None}),
-        es.event("chunk", {"attribution": {"citations": []}}),
+        es.event("chunk", {"attribution": {"citations": [], "guardrailInterventions": []}}),
     ],
     ids=["no bytes", "empty bytes", "null bytes", "citations only"],
 )

@@ -110,6 +110,7 @@ def test_chat_joins_chunks_and_returns_clean_citations(h: Harness) -> None:
         "sessionId": SESSION,
         "completion": "Refunds take 5 days. Contact support. Café ☕",
         "citations": CLEAN_CITATIONS,
+        "guardrailInterventions": [],
     }
     assert response.headers["Content-Type"] == "application/json; charset=utf-8"
     assert response.headers["Cache-Control"] == "no-store"
@@ -125,7 +126,12 @@ def test_a_new_session_id_is_generated_when_absent(h: Harness) -> None:
 
     response = h.chat({"inputText": "hi"})
 
-    assert response.json() == {"sessionId": GENERATED_SESSION, "completion": "Hello", "citations": []}
+    assert response.json() == {
+        "sessionId": GENERATED_SESSION,
+        "completion": "Hello",
+        "citations": [],
+        "guardrailInterventions": [],
+    }
     assert (
         h.agent.requests[0].path
         == f"/agents/{AGENT_ID}/agentAliases/{ALIAS_ID}/sessions/{GENERATED_SESSION}/text"
@@ -190,7 +196,12 @@ def test_trace_token_usage_is_summed_and_logged_without_text(h: Harness) -> None
     response = h.chat({"inputText": "q", "sessionId": SESSION, "enableTrace": True})
 
     assert response.status == 200
-    assert response.json() == {"sessionId": SESSION, "completion": "done", "citations": []}
+    assert response.json() == {
+        "sessionId": SESSION,
+        "completion": "done",
+        "citations": [],
+        "guardrailInterventions": [],
+    }
     assert h.agent.requests[0].body == {"inputText": "q", "enableTrace": True}
     summary = h.logs.summary()
     assert (summary["trace_events"], summary["input_tokens"], summary["output_tokens"]) == (5, 338, 80)
@@ -293,6 +304,7 @@ def test_return_control_round_trip(h: Harness) -> None:
         "sessionId": SESSION,
         "completion": "",
         "citations": [],
+        "guardrailInterventions": [],
         "returnControl": {
             "invocationId": "inv-1",
             "invocationInputs": [
@@ -347,7 +359,12 @@ def test_return_control_round_trip(h: Harness) -> None:
     )
 
     assert second.status == 200
-    assert second.json() == {"sessionId": SESSION, "completion": "Refund issued.", "citations": []}
+    assert second.json() == {
+        "sessionId": SESSION,
+        "completion": "Refund issued.",
+        "citations": [],
+        "guardrailInterventions": [],
+    }
     resumed = h.agent.requests[1]
     assert resumed.path == AGENT_PATH
     assert resumed.body == {

@@ -126,6 +126,7 @@ def test_without_ndjson_in_accept_the_buffered_contract_is_kept(h: Harness, acce
         "sessionId": SESSION,
         "completion": "Hello, world",
         "citations": [],
+        "guardrailInterventions": [],
     }
 
 

@@ -1,0 +1,403 @@
+"""Guardrail interventions end to end, through botocore's real parsers: Classic's guardrail trace in
+InvokeAgent's event stream, AgentCore's ApplyGuardrail around InvokeHarness; buffered JSON and NDJSON.
+
+An intervention is an outcome (HTTP 200, ``guardrailInterventions`` / a ``guardrailIntervention``
+line), never an error, and never carries the blocked text or what the assessment matched."""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any, cast
+
+import pytest
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from components.monitoring import SUMMARY_MESSAGE, metric_filter_specs
+from functions.invoker import streaming
+from functions.invoker.runtime import StreamedResponse
+from tests.functions import eventstream as es
+from tests.functions.harness_fakes import (
+    GUARDRAIL_ENV,
+    GUARDRAIL_ID,
+    GUARDRAIL_VERSION,
+    FakeGuardrail,
+    intervened,
+    make_guarded_agentcore_harness,
+    passed,
+    stop,
+    text,
+    tool_use,
+    usage,
+)
+from tests.functions.invoker_fakes import Harness, api_event, make_harness
+
+SESSION = "sess-guard"
+NDJSON = {"Content-Type": "application/json", "Accept": "application/x-ndjson"}
+MATCHED = "SECRET-MATCHED-WORDS"  # what an assessment matched: never in a response or a log line
+BLOCKED_INPUT = "Sorry, I cannot discuss that."
+BLOCKED_OUTPUT = "Sorry, I cannot answer that."
+INTERVENTION = {"guardrailId": GUARDRAIL_ID, "guardrailVersion": GUARDRAIL_VERSION}
+
+BLOCKED_INPUT_ANSWER = {
+    "sessionId": SESSION,
+    "completion": BLOCKED_INPUT,
+    "citations": [],
+    "guardrailInterventions": [
+        {"source": "INPUT", "action": "BLOCKED", "policies": ["content", "word"], **INTERVENTION}
+    ],
+}
+CONTENT_BLOCKED = {
+    "contentPolicy": {
+        "filters": [{"type": "VIOLENCE", "confidence": "HIGH", "action": "BLOCKED", "detected": True}]
+    },
+    "wordPolicy": {"customWords": [{"match": MATCHED, "action": "BLOCKED", "detected": True}]},
+}
+PII_MASKED = {
+    "sensitiveInformationPolicy": {
+        "piiEntities": [{"match": MATCHED, "type": "EMAIL", "action": "ANONYMIZED", "detected": True}]
+    }
+}
+
+
+def stream(h: Harness, body: object) -> StreamedResponse:
+    return streaming.handler(api_event("POST", "/chat", body, NDJSON), cast(LambdaContext, h.context))
+
+
+def lines(response: StreamedResponse) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in b"".join(response.body).decode().splitlines()]
+
+
+def guardrail_trace(**assessments: Any) -> bytes:
+    return es.trace({"guardrailTrace": {"action": "INTERVENED", "traceId": "t-1", **assessments}}, SESSION)
+
+
+def assert_no_leak(h: Harness, *bodies: object) -> None:
+    for body in bodies:
+        assert MATCHED not in json.dumps(body)
+    assert MATCHED not in h.logs.text
+
+
+# --- the metric filter matches the summary line the invoker writes ---------------------------------
+
+
+def filter_matches(pattern: str, line: dict[str, Any]) -> bool:
+    """CloudWatch Logs JSON filter syntax, the subset the stack uses: ``{ a && b }`` of
+    ``$.f = "text"``, ``$.f <op> number`` and ``$.f IS TRUE|FALSE`` ("Filter pattern syntax for
+    metric filters", CloudWatch Logs user guide). Unknown terms fail the test."""
+    body = pattern.strip()
+    assert body.startswith("{"), pattern
+    assert body.endswith("}"), pattern
+    for term in (part.strip() for part in body[1:-1].split("&&")):
+        if match := re.fullmatch(r"\$\.(\w+) IS (TRUE|FALSE)", term):
+            if line.get(match[1]) is not (match[2] == "TRUE"):
+                return False
+        elif match := re.fullmatch(r'\$\.(\w+) = "([^"]*)"', term):
+            if line.get(match[1]) != match[2]:
+                return False
+        elif match := re.fullmatch(r"\$\.(\w+) (>=|<=|!=|=|<|>) (-?\d+)", term):
+            value, bound = line.get(match[1]), int(match[3])
+            if not isinstance(value, int) or isinstance(value, bool):
+                return False
+            ops = {">=": value >= bound, "<=": value <= bound, "!=": value != bound}
+            ops |= {"=": value == bound, "<": value < bound, ">": value > bound}
+            if not ops[match[2]]:
+                return False
+        else:
+            raise AssertionError(f"term {term!r} of {pattern!r} is not understood")
+    return True
+
+
+def interventions_filter() -> str:
+    (spec,) = [spec for spec in metric_filter_specs() if spec.role == "guardrail-interventions"]
+    return spec.pattern
+
+
+# --- Classic: the agent applies the guardrail, its trace reports the intervention -------------------
+
+
+@pytest.fixture
+def classic(monkeypatch: pytest.MonkeyPatch) -> Harness:
+    harness = make_harness(monkeypatch)
+    harness.set_env(**GUARDRAIL_ENV)
+    return harness
+
+
+def test_classic_blocked_input_is_a_200_with_the_guardrails_message_and_the_trace_always_on(
+    classic: Harness,
+) -> None:
+    classic.agent.stream(guardrail_trace(inputAssessments=[CONTENT_BLOCKED]), es.chunk(BLOCKED_INPUT))
+
+    response = classic.chat({"inputText": "something violent", "sessionId": SESSION})
+
+    assert response.status == 200
+    assert response.json() == BLOCKED_INPUT_ANSWER
+    # The client did not ask for the trace: with a guardrail the invoker always does.
+    (request,) = classic.agent.requests
+    assert request.body["enableTrace"] is True
+    summary = classic.logs.summary()
+    assert summary["guardrail_intervened"] is True
+    assert summary["guardrail_interventions"] == 1
+    assert filter_matches(interventions_filter(), summary)
+    assert_no_leak(classic, response.json())
+
+
+def test_classic_without_an_intervention_the_filter_does_not_count_the_request(classic: Harness) -> None:
+    classic.agent.stream(
+        es.trace({"guardrailTrace": {"action": "NONE", "inputAssessments": [{}]}}, SESSION), es.chunk("Hi.")
+    )
+
+    response = classic.chat({"inputText": "hello", "sessionId": SESSION})
+
+    assert response.json()["guardrailInterventions"] == []
+    summary = classic.logs.summary()
+    assert summary["guardrail_intervened"] is False
+    assert not filter_matches(interventions_filter(), summary)
+    assert filter_matches(interventions_filter(), {**summary, "guardrail_intervened": True})
+    assert summary["message"] == SUMMARY_MESSAGE
+
+
+def test_classic_masked_output_streams_text_citations_and_the_intervention_line(classic: Harness) -> None:
+    classic.set_env(API_STREAMING="true")
+    citation = {
+        "generatedResponsePart": {
+            "textResponsePart": {"text": "Write to {EMAIL}.", "span": {"start": 0, "end": 16}}
+        },
+        "retrievedReferences": [
+            {
+                "content": {"text": "never returned"},
+                "location": {"type": "S3", "s3Location": {"uri": "s3://kb/a.md"}},
+            }
+        ],
+    }
+    classic.agent.stream(
+        es.chunk("Write to {EMAIL}.", citations=[citation]),
+        guardrail_trace(outputAssessments=[PII_MASKED]),
+    )
+
+    response = stream(classic, {"inputText": "who do I write to?", "sessionId": SESSION})
+
+    events = lines(response)
+    assert events[:3] == [
+        {"type": "chunk", "text": "Write to {EMAIL}."},
+        {
+            "type": "citation",
+            "citations": [
+                {
+                    "text": "Write to {EMAIL}.",
+                    "span": {"start": 0, "end": 16},
+                    "references": [{"type": "S3", "uri": "s3://kb/a.md"}],
+                }
+            ],
+        },
+        {
+            "type": "guardrailIntervention",
+            "guardrailIntervention": {
+                "source": "OUTPUT",
+                "action": "ANONYMIZED",
+                "policies": ["sensitiveInformation"],
+                **INTERVENTION,
+            },
+        },
+    ]
+    assert events[-1]["type"] == "done"
+    summary = classic.logs.summary()
+    assert summary["streamed"] is True
+    assert summary["guardrail_intervened"] is True
+    assert filter_matches(interventions_filter(), summary)
+    assert_no_leak(classic, events)
+
+
+# --- AgentCore: the invoker applies the guardrail (ApplyGuardrail) around the harness ---------------
+
+
+@pytest.fixture
+def core(monkeypatch: pytest.MonkeyPatch) -> tuple[Harness, FakeGuardrail]:
+    return make_guarded_agentcore_harness(monkeypatch)
+
+
+def test_agentcore_blocked_input_never_reaches_the_harness(core: tuple[Harness, FakeGuardrail]) -> None:
+    h, guardrail = core
+    guardrail.answer(intervened(BLOCKED_INPUT, **CONTENT_BLOCKED))
+
+    response = h.chat({"inputText": "something violent", "sessionId": SESSION})
+
+    assert response.status == 200
+    assert response.json() == BLOCKED_INPUT_ANSWER
+    assert h.agent.requests == []  # InvokeHarness was never called
+    (request,) = guardrail.requests
+    assert request["path"] == f"/guardrail/{GUARDRAIL_ID}/version/{GUARDRAIL_VERSION}/apply"
+    assert request["body"] == {"source": "INPUT", "content": [{"text": {"text": "something violent"}}]}
+    summary = h.logs.summary()
+    assert summary["guardrail_intervened"] is True
+    assert filter_matches(interventions_filter(), summary)
+    assert_no_leak(h, response.json())
+
+
+def test_agentcore_masked_input_is_what_the_harness_receives(core: tuple[Harness, FakeGuardrail]) -> None:
+    h, guardrail = core
+    guardrail.answer(intervened("Mail {EMAIL} please", **PII_MASKED))
+    h.agent.stream(*text("Done."), stop("end_turn"), usage(10, 2))
+
+    response = h.chat({"inputText": "Mail a@b.example please", "sessionId": SESSION})
+
+    assert response.json()["completion"] == "Done."
+    assert response.json()["guardrailInterventions"] == [
+        {"source": "INPUT", "action": "ANONYMIZED", "policies": ["sensitiveInformation"], **INTERVENTION}
+    ]
+    (invoke,) = h.agent.requests
+    assert invoke.body["messages"] == [{"role": "user", "content": [{"text": "Mail {EMAIL} please"}]}]
+    assert guardrail.sources() == ["INPUT", "OUTPUT"]
+    assert guardrail.texts()[1] == "Done."
+
+
+def test_agentcore_buffered_answer_is_checked_whole_and_replaced_when_blocked(
+    core: tuple[Harness, FakeGuardrail],
+) -> None:
+    h, guardrail = core
+    guardrail.answer(passed(), intervened(BLOCKED_OUTPUT, **CONTENT_BLOCKED))
+    h.agent.stream(*text("Here is how ", "to do harm."), stop("end_turn"), usage(10, 5))
+
+    response = h.chat({"inputText": "how?", "sessionId": SESSION})
+
+    assert response.status == 200
+    body = response.json()
+    assert body["completion"] == BLOCKED_OUTPUT  # nothing of the model's answer
+    assert body["guardrailInterventions"] == [
+        {"source": "OUTPUT", "action": "BLOCKED", "policies": ["content", "word"], **INTERVENTION}
+    ]
+    assert guardrail.texts() == ["how?", "Here is how to do harm."]
+    assert "harm" not in json.dumps(body)
+    assert_no_leak(h, body)
+
+
+def test_agentcore_streamed_answer_is_released_in_checked_segments(
+    core: tuple[Harness, FakeGuardrail],
+) -> None:
+    h, guardrail = core
+    h.set_env(API_STREAMING="true")
+    first = "A" * 150 + ". " + "B" * 60 + ". "  # past 200 characters: cut after the last sentence end
+    rest = "C" * 40 + " and the rest."
+    h.agent.stream(*text(first[:100], first[100:], rest), stop("end_turn"), usage(10, 5))
+
+    response = stream(h, {"inputText": "go", "sessionId": SESSION})
+
+    events = lines(response)
+    assert [e["text"] for e in events if e["type"] == "chunk"] == [first, rest]
+    assert guardrail.sources() == ["INPUT", "OUTPUT", "OUTPUT"]
+    assert guardrail.texts()[1:] == [first, rest]
+    assert events[-1] == {
+        "type": "done",
+        "sessionId": SESSION,
+        "usage": {"inputTokens": 10, "outputTokens": 5},
+    }
+
+
+def test_agentcore_streamed_answer_blocked_mid_way_ends_with_the_message_and_closes_the_harness(
+    core: tuple[Harness, FakeGuardrail],
+) -> None:
+    h, guardrail = core
+    h.set_env(API_STREAMING="true")
+    passed_text = "Fine words. " * 20  # 240 characters: the first segment
+    guardrail.answer(
+        passed(),
+        passed(),
+        intervened(BLOCKED_OUTPUT, **CONTENT_BLOCKED),
+    )
+    raw = h.agent.stream(*text(passed_text, "Now something violent " * 60), stop("end_turn"))
+
+    response = stream(h, {"inputText": "go", "sessionId": SESSION})
+
+    events = lines(response)
+    assert [e["type"] for e in events] == ["chunk", "guardrailIntervention", "chunk", "done"]
+    assert events[0]["text"] == passed_text
+    assert events[1]["guardrailIntervention"]["source"] == "OUTPUT"
+    assert events[2]["text"] == BLOCKED_OUTPUT
+    assert "violent" not in json.dumps(events)
+    assert raw.closed  # the harness's stream is not read further
+    summary = h.logs.summary()
+    assert summary["guardrail_intervened"] is True
+    assert summary["status"] == 200
+    assert filter_matches(interventions_filter(), summary)
+    assert_no_leak(h, events)
+
+
+def test_agentcore_text_before_a_returned_control_is_checked_first(
+    core: tuple[Harness, FakeGuardrail],
+) -> None:
+    h, guardrail = core
+    h.agent.stream(
+        *text("Let me check."),
+        *tool_use("tooluse_a", "get_local_time", '{"timezone": "UTC"}'),
+        stop("tool_use"),
+    )
+
+    response = h.chat({"inputText": "time?", "sessionId": SESSION})
+
+    body = response.json()
+    assert body["completion"] == "Let me check."
+    assert body["returnControl"]["invocationInputs"][0]["function"] == "get_local_time"
+    assert guardrail.texts() == ["time?", "Let me check."]
+
+
+def test_agentcore_returned_tool_results_are_not_checked_as_user_input(
+    core: tuple[Harness, FakeGuardrail],
+) -> None:
+    h, guardrail = core
+    h.agent.stream(*text("It is noon."), stop("end_turn"))
+
+    h.chat(
+        {
+            "sessionId": SESSION,
+            "returnControlResults": {
+                "invocationId": "tooluse:tooluse_a",
+                "results": [{"actionGroup": "client_tools", "function": "get_local_time", "body": "12:00"}],
+            },
+        }
+    )
+
+    assert guardrail.sources() == ["OUTPUT"]
+
+
+def test_agentcore_guardrail_failure_on_input_is_a_502_and_the_harness_is_not_called(
+    core: tuple[Harness, FakeGuardrail],
+) -> None:
+    h, guardrail = core
+    guardrail.error(403, "AccessDeniedException")
+
+    response = h.chat({"inputText": "hi", "sessionId": SESSION})
+
+    assert response.status == 502
+    assert response.json()["error"]["code"] == "GUARDRAIL_UNAVAILABLE"
+    assert h.agent.requests == []
+    assert h.logs.summary()["upstream_error"] == "AccessDeniedException"
+
+
+def test_agentcore_guardrail_throttled_on_input_is_retried(core: tuple[Harness, FakeGuardrail]) -> None:
+    h, guardrail = core
+    guardrail.error(429, "ThrottlingException")
+    h.agent.stream(*text("Hi."), stop("end_turn"))
+
+    response = h.chat({"inputText": "hi", "sessionId": SESSION})
+
+    assert response.status == 200
+    assert response.json()["completion"] == "Hi."
+    assert guardrail.sources() == ["INPUT", "INPUT", "OUTPUT"]
+
+
+def test_agentcore_guardrail_throttled_on_output_fails_closed_and_not_retryable(
+    core: tuple[Harness, FakeGuardrail],
+) -> None:
+    h, guardrail = core
+    guardrail.answer(passed())
+    for _ in range(4):
+        guardrail.error(429, "ThrottlingException")
+    h.agent.stream(*text("Unchecked answer."), stop("end_turn"))
+
+    response = h.chat({"inputText": "hi", "sessionId": SESSION})
+
+    # The turn ran: a 429 would invite a replay. Nothing unchecked is returned.
+    assert response.status == 502
+    assert response.json()["error"]["code"] == "GUARDRAIL_UNAVAILABLE"
+    assert "Retry-After" not in response.headers
+    assert "Unchecked" not in json.dumps(response.json())
