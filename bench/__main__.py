@@ -1,4 +1,4 @@
-"""`python -m bench [--quick] [--runs N] [--json FILE]`: run every benchmark and print one table.
+"""`python -m bench [--quick | --cost-only] [--runs N] [--json FILE]`: run every benchmark, print one table.
 
 Each measurement runs in fresh interpreters (`bench.worker`, the preview CLI, pytest) started one
 after another; process-level ones are repeated `--runs` times, interleaving the stacks, and reported
@@ -56,6 +56,11 @@ IMPORT_SNIPPET = "import time; t = time.perf_counter(); import {module}; print(t
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     parser.add_argument("--quick", action="store_true", help="skip the full test suite")
+    parser.add_argument(
+        "--cost-only",
+        action="store_true",
+        help="only the idle cost of each stack and of dev's choices (no timings, no test suite)",
+    )
     parser.add_argument("--runs", type=int, default=5, help="fresh processes per cold measurement (5)")
     parser.add_argument("--warm", type=int, default=5, help="warm program runs per process (5)")
     parser.add_argument("--rounds", type=int, default=31, help="alternating rounds per handler comparison")
@@ -70,6 +75,54 @@ def main(argv: Sequence[str] | None = None) -> int:
     raw: dict[str, Any] = {"machine": machine, "args": vars(args)}
     rows: list[Row] = []
 
+    if not args.cost_only:
+        rows += timing_rows(args, stacks, raw)
+
+    progress("idle cost of each stack, and of the choices behind dev's")
+    costs = {stack: worker("cost", "--stack", stack) for stack in stacks}
+    raw["cost"] = costs
+    choices = worker("choices", "--stack", "dev") if "dev" in stacks else None
+    raw["choices"] = choices
+    rows += cost_rows(costs, choices)
+
+    if args.quick or args.cost_only:
+        reason = "--cost-only" if args.cost_only else "--quick"
+        rows.append(Row("full test suite", "skipped", "", "", f"< {SUITE_TARGET_S:g} s", SKIP, reason))
+    else:
+        progress(f"full test suite, {args.suite_runs} run(s)")
+        suites = [run_child(python("-m", "pytest")) for _ in range(args.suite_runs)]
+        raw["suite"] = [{"wall_s": s.wall_s, "rc": s.returncode, "tail": s.stdout[-300:]} for s in suites]
+        rows.append(
+            row(
+                "full test suite (python -m pytest, as make unit)",
+                summarize([s.wall_s for s in suites]),
+                fmt_seconds,
+                limit=SUITE_TARGET_S,
+                target=f"< {SUITE_TARGET_S:g} s",
+                notes=f"exit {suites[-1].returncode}: {pytest_summary(suites[-1].stdout)}",
+            )
+        )
+
+    machine["load_end"] = os.getloadavg()[0]
+    for line in header(machine):
+        print(line)
+    print()
+    for line in render_table(rows):
+        print(line)
+    print()
+    print(LEGEND)
+    print()
+    for line in details(costs, choices):
+        print(line)
+    if args.json:
+        with open(args.json, "w", encoding="utf-8") as out:
+            json.dump(raw, out, indent=2)
+    return 0
+
+
+def timing_rows(args: argparse.Namespace, stacks: list[str], raw: dict[str, Any]) -> list[Row]:
+    """Every timing and size row (all but the cost rows and the test suite)."""
+    rows: list[Row] = []
     progress(f"offline preview, {args.runs} cold runs per stack")
     previews: dict[str, list[ChildRun]] = {stack: [] for stack in stacks}
     for _ in range(args.runs):
@@ -261,56 +314,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 f"{sizes['files']} files, {fmt_bytes(sizes['raw_bytes'])} before deflate",
             )
         )
-
-    progress("idle cost of each stack, and of the choices behind dev's")
-    costs = {stack: worker("cost", "--stack", stack) for stack in stacks}
-    raw["cost"] = costs
-    choices = worker("choices", "--stack", "dev") if "dev" in stacks else None
-    raw["choices"] = choices
-    for stack, result in costs.items():
-        total = result["estimate"]["monthly_usd"]
-        if stack == "dev" and choices is not None:
-            verdict, notes = judge_dev_cost(choices)
-            rows.append(
-                Row(f"idle cost {stack}", f"${total:,.2f}/month", "", "1", "lowest passing", verdict, notes)
-            )
-        else:
-            rows.append(
-                Row(f"idle cost {stack}", f"${total:,.2f}/month", "", "1", "", INFO, item_summary(result))
-            )
-
-    if args.quick:
-        rows.append(Row("full test suite", "skipped", "", "", f"< {SUITE_TARGET_S:g} s", SKIP, "--quick"))
-    else:
-        progress(f"full test suite, {args.suite_runs} run(s)")
-        suites = [run_child(python("-m", "pytest")) for _ in range(args.suite_runs)]
-        raw["suite"] = [{"wall_s": s.wall_s, "rc": s.returncode, "tail": s.stdout[-300:]} for s in suites]
-        rows.append(
-            row(
-                "full test suite (python -m pytest, as make unit)",
-                summarize([s.wall_s for s in suites]),
-                fmt_seconds,
-                limit=SUITE_TARGET_S,
-                target=f"< {SUITE_TARGET_S:g} s",
-                notes=f"exit {suites[-1].returncode}: {pytest_summary(suites[-1].stdout)}",
-            )
-        )
-
-    machine["load_end"] = os.getloadavg()[0]
-    for line in header(machine):
-        print(line)
-    print()
-    for line in render_table(rows):
-        print(line)
-    print()
-    print(LEGEND)
-    print()
-    for line in details(costs, choices):
-        print(line)
-    if args.json:
-        with open(args.json, "w", encoding="utf-8") as out:
-            json.dump(raw, out, indent=2)
-    return 0
+    return rows
 
 
 # --------------------------------------------------------------------------------------------------
@@ -343,6 +347,24 @@ def progress(message: str) -> None:
 
 # --------------------------------------------------------------------------------------------------
 # The cost rows
+
+
+def cost_rows(costs: dict[str, dict[str, Any]], choices: dict[str, Any] | None) -> list[Row]:
+    """One row per stack: its idle total as `bench.worker cost` got it from offline.cost (the model the
+    preview prints); dev's judged against the variants of its choices."""
+    rows = []
+    for stack, result in costs.items():
+        total = result["estimate"]["monthly_usd"]
+        if stack == "dev" and choices is not None:
+            verdict, notes = judge_dev_cost(choices)
+            rows.append(
+                Row(f"idle cost {stack}", f"${total:,.2f}/month", "", "1", "lowest passing", verdict, notes)
+            )
+        else:
+            rows.append(
+                Row(f"idle cost {stack}", f"${total:,.2f}/month", "", "1", "", INFO, item_summary(result))
+            )
+    return rows
 
 
 def judge_dev_cost(choices: dict[str, Any]) -> tuple[str, str]:
@@ -399,9 +421,9 @@ def choice_lines(choices: dict[str, Any]) -> list[str]:
     lines.append(f"    {base['label']}: ${base['monthly_usd']:,.2f}")
     lines += [describe(v) for v in variants]
     lines.append(
-        "    KMS key: $1.00/month, +$1.00 after each of the first two yearly rotations; not optional in the "
-        "program (every log group is encrypted with it); log-group-kms-encryption is advisory, "
-        "kms-key-rotation is mandatory for any key the stack creates"
+        "    KMS keys: priced in each stack's section above (rotation adds to a key's price from its second "
+        "year); the logs key is not optional in the program (every log group is encrypted with it); "
+        "log-group-kms-encryption is advisory, kms-key-rotation is mandatory for any key the stack creates"
     )
     return lines
 

@@ -1,7 +1,8 @@
-"""Generated parts of the README, so the docs cannot drift from the code.
+"""Generated parts of the README and docs/benchmarks.md, so the docs cannot drift from the code.
 
 `python -m offline.docs` rewrites each `<!-- NAME:start -->`…`<!-- NAME:end -->` block of README.md
-from its source; the tests fail when a block is stale.
+and docs/benchmarks.md (the idle cost, from offline.cost_docs) from its source; the tests fail when
+a block is stale.
 """
 
 from __future__ import annotations
@@ -55,17 +56,24 @@ def policy_table() -> str:
 
 
 GENERATORS: dict[str, Callable[[], str]] = {"config-table": config_table, "policy-table": policy_table}
+BENCHMARKS = REPO_ROOT / "docs" / "benchmarks.md"
 
 
-def block(text: str, name: str) -> str:
+def benchmark_generators() -> dict[str, Callable[[], str]]:
+    from offline.cost_docs import generators
+
+    return generators()
+
+
+def block(text: str, name: str, document: str = "README.md") -> str:
     match = re.search(rf"<!-- {name}:start -->\n(.*?)\n?<!-- {name}:end -->", text, re.DOTALL)
     if match is None:
-        raise LookupError(f"README.md has no <!-- {name}:start --> … <!-- {name}:end --> block")
+        raise LookupError(f"{document} has no <!-- {name}:start --> … <!-- {name}:end --> block")
     return match.group(1)
 
 
-def refresh(text: str) -> str:
-    for name, generate in GENERATORS.items():
+def refresh(text: str, generators: dict[str, Callable[[], str]] | None = None) -> str:
+    for name, generate in (GENERATORS if generators is None else generators).items():
         block(text, name)  # fails clearly when the markers are missing
         pattern = re.compile(rf"(<!-- {name}:start -->\n).*?\n?(<!-- {name}:end -->)", re.DOTALL)
         match = pattern.search(text)
@@ -76,4 +84,7 @@ def refresh(text: str) -> str:
 
 if __name__ == "__main__":
     README.write_text(refresh(README.read_text(encoding="utf-8")), encoding="utf-8")
+    BENCHMARKS.write_text(
+        refresh(BENCHMARKS.read_text(encoding="utf-8"), benchmark_generators()), encoding="utf-8"
+    )
     sys.exit(0)

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from bench.__main__ import MINUS, choice_lines, judge_dev_cost, pytest_summary
+from bench.__main__ import MINUS, choice_lines, cost_rows, judge_dev_cost, pytest_summary
 from bench.stats import summarize, summarize_iqr
 from bench.table import (
     EN_DASH,
@@ -118,3 +118,29 @@ def test_pytest_summary_is_the_last_result_line() -> None:
 
     assert pytest_summary(output) == "612 passed, 2 skipped in 31.02s"
     assert pytest_summary("") == "no summary line"
+
+
+def test_the_cost_rows_are_the_preview_models_totals() -> None:
+    """`make bench` reports each stack's idle cost as bench.worker computes it: offline.cost on the real
+    program, the number the offline preview prints (no copy of a price in bench/)."""
+    from bench.worker import cost
+    from offline.cost_docs import stack_estimates
+
+    costs = {stack: cost(stack) for stack in ("dev", "prod")}
+    choices = {
+        "stack": "dev",
+        "variants": [variant("dev as configured", costs["dev"]["estimate"]["monthly_usd"])],
+    }
+
+    rows = cost_rows(costs, choices)
+
+    models = stack_estimates()
+    assert [(r.measurement, r.median) for r in rows] == [
+        (f"idle cost {stack}", f"${models[stack].monthly_usd:,.2f}/month") for stack in ("dev", "prod")
+    ]
+    assert (
+        costs["dev"]["lines"][0] == f"Estimated fixed monthly cost (idle): ${models['dev'].monthly_usd:,.2f}"
+    )
+    assert rows[1].notes.split("; ") == [
+        f"{item.description} ${item.monthly_usd:,.2f}" for item in models["prod"].items
+    ]
