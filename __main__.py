@@ -257,8 +257,9 @@ invoker = vpc_function(
 # Endpoint policies: the agent's endpoint carries only the invoker calling this stack's agent; the
 # logs endpoint only writes to this stack's log groups, by principals of this account.
 endpoint_policies: dict[str, Any] = {}
-if agent.endpoint_service in config.interface_endpoints:
-    endpoint_policies[agent.endpoint_service] = agent.endpoint_policy(invoker.role_arn)
+for service, policy in agent.endpoint_policies(invoker.role_arn).items():
+    if service in config.interface_endpoints:
+        endpoint_policies[service] = policy
 if "logs" in config.interface_endpoints:
     endpoint_policies["logs"] = {
         "Version": "2012-10-17",

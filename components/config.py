@@ -116,6 +116,9 @@ AGENT_ENDPOINT_SERVICES: Mapping[str, str] = {
     "classic": "bedrock-agent-runtime",
     "agentcore": "bedrock-agentcore",
 }
+# Runtimes whose invoker applies the guardrail itself, and the endpoint it needs for that
+# (components/agent/agentcore.py: the harness has no guardrail setting).
+GUARDRAIL_ENDPOINT_SERVICES: Mapping[str, str] = {"agentcore": "bedrock-runtime"}
 # Regions with the AgentCore harness and the bedrock-agentcore interface endpoint. Sources: "Use
 # interface VPC endpoints (AWS PrivateLink) ... AgentCore" (AgentCore developer guide,
 # vpc-interface-endpoints.html: US East (N. Virginia), US West (Oregon), Europe (Frankfurt), Asia
@@ -480,6 +483,9 @@ def load_config(
     api = _read_api(read)
     web = _read_web(read, region, api)
     guardrail = _read_guardrail(read, agent)
+    if runtime is not None and endpoint_names is not None:
+        guarded = guardrail is not None or (agent is not None and agent.guardrail_id is not None)
+        _check_guardrail_endpoint(endpoint_names, runtime, guarded, read)
     knowledge_base = _read_knowledge_base(read)
     monitoring = _read_monitoring(read)
 
@@ -1107,6 +1113,18 @@ def _check_agent_endpoint(names: Sequence[str], runtime: str, read: _Reader) -> 
                 f"'{other}' is the {other_runtime} agent's endpoint but agentRuntime is {runtime}: "
                 f"replace it with '{own}' (it would bill hourly and carry nothing).",
             )
+
+
+def _check_guardrail_endpoint(names: Sequence[str], runtime: str, guarded: bool, read: _Reader) -> None:
+    """An AgentCore harness has no guardrail setting: the invoker calls ApplyGuardrail (bedrock-runtime),
+    and the private subnets reach it only through its interface endpoint."""
+    service = GUARDRAIL_ENDPOINT_SERVICES.get(runtime)
+    if guarded and service is not None and service not in names:
+        read.add(
+            "interfaceEndpoints",
+            f"agentRuntime {runtime} with a guardrail needs '{service}': the invoker applies the guardrail "
+            f"itself (ApplyGuardrail) and has no other way out of the VPC; add '{service}' to the list.",
+        )
 
 
 def _check_vpc_cidr(text: str, read: _Reader) -> ipaddress.IPv4Network | None:

@@ -58,6 +58,21 @@ class GuardrailAttachment:
         """A guardrail the stack does not manage (agentGuardrailId / agentGuardrailVersion)."""
         return cls(identifier=identifier, version=version, arn=arn, digest=f"{identifier}:{version}")
 
+    @property
+    def invoker_environment(self) -> dict[str, pulumi.Input[str]]:
+        """What tells the invoker which guardrail the agent applies (functions/invoker/config.py)."""
+        return {"GUARDRAIL_ID": self.identifier, "GUARDRAIL_VERSION": self.version}
+
+    def apply_statement(self) -> dict[str, Any]:
+        """bedrock:ApplyGuardrail on exactly this guardrail ("Set up permissions to use guardrails",
+        Bedrock user guide: the ApplyGuardrail statement names the guardrail's ARN)."""
+        return {
+            "Sid": "ApplyTheGuardrail",
+            "Effect": "Allow",
+            "Action": "bedrock:ApplyGuardrail",
+            "Resource": self.arn,
+        }
+
 
 @dataclass
 class AgentGuardrailArgs:

@@ -17,6 +17,13 @@ tool (`allowedTools` lists exactly this stack's tools, so the model can neither 
 touch files), no memory (nothing persists beyond a session), and is reached only by SigV4 through the
 `bedrock-agentcore` interface endpoint, whose policy admits only the invoker.
 
+Guardrail. A harness has no guardrail setting (no guardrail member in botocore's bedrock-agentcore-control
+model nor on pulumi-aws's `AgentcoreHarness`; AgentCore's own guardrails sit in AgentCore Policy on a
+gateway's tool calls, not on the harness's answer), so the invoker applies the stack's guardrail with
+`ApplyGuardrail` on the user's text and the answer (functions/invoker/guardrail.py, "Use the
+ApplyGuardrail API in your application", Bedrock user guide). Its role may apply exactly that guardrail,
+through the `bedrock-runtime` interface endpoint, whose policy admits only that call.
+
 Resources (children named `<name>-<role>`):
 - `gateway-role`: assumed by AgentCore for this account's gateways; invokes only the tool Lambdas.
 - `gateway`: MCP gateway with the AWS_IAM authorizer (never NONE) and a resource policy that denies
@@ -42,11 +49,15 @@ import pulumi_aws as aws
 
 from components.agent.base import AgentArgs, ToolGroup
 from components.agent.classic import ModelAccess, model_invoke_statements, resolve_model_access
-from components.config import AGENT_ENDPOINT_SERVICES
+from components.config import AGENT_ENDPOINT_SERVICES, GUARDRAIL_ENDPOINT_SERVICES
 from components.context import AwsContext
 from components.function_schema import gateway_tool_schema, json_schema
+from components.keys import key_use_statement
 
 SERVICE: Final = "bedrock-agentcore"
+# ApplyGuardrail's service (bedrock-runtime in botocore): the invoker applies the guardrail through
+# its interface endpoint (components/config.py requires it in interfaceEndpoints with a guardrail).
+GUARDRAIL_ENDPOINT_SERVICE: Final = GUARDRAIL_ENDPOINT_SERVICES["agentcore"]
 # botocore bedrock-agentcore-control: HarnessName [a-zA-Z][a-zA-Z0-9_]{0,39}; GatewayName
 # ([0-9a-zA-Z][-]?){1,48}.
 MAX_HARNESS_NAME: Final = 40
@@ -190,27 +201,57 @@ class AgentCoreAgent(pulumi.ComponentResource):
     # --- AgentRuntime ---
     @property
     def invoker_environment(self) -> Mapping[str, pulumi.Input[str]]:
+        guardrail = self._args.guardrail
         return {
             "AGENT_BACKEND": "agentcore",
             "HARNESS_ARN": self.harness_arn,
             "HARNESS_RUNTIME_ARN": self.runtime_arn,
             # Which tool group each inline function belongs to, for the API's returnControl.
             "INLINE_TOOL_GROUPS": json.dumps(self._inline_tool_groups, sort_keys=True),
+            # The harness has no guardrail setting: the invoker applies it (module docstring).
+            **(guardrail.invoker_environment if guardrail is not None else {}),
         }
 
     @property
     def invoker_statements(self) -> Sequence[Mapping[str, Any]]:
-        return invoker_statements(self.harness_arn, self.runtime_arn)
+        return [*invoker_statements(self.harness_arn, self.runtime_arn), *self._guardrail_statements()]
 
-    def endpoint_policy(self, invoker_role_arn: pulumi.Input[str]) -> dict[str, Any]:
-        """The endpoint carries only the invoker's calls on this stack's harness and its runtime."""
-        return {
-            "Version": "2012-10-17",
-            "Statement": [
-                {**statement, "Principal": {"AWS": invoker_role_arn}}
-                for statement in invoker_statements(self.harness_arn, self.runtime_arn)
-            ],
+    def endpoint_policies(self, invoker_role_arn: pulumi.Input[str]) -> Mapping[str, dict[str, Any]]:
+        """The agent's endpoint carries only the invoker's calls on this stack's harness and its
+        runtime; with a guardrail, the bedrock-runtime endpoint only its ApplyGuardrail on that one."""
+        policies = {
+            self.endpoint_service: _principal_policy(
+                invoker_statements(self.harness_arn, self.runtime_arn), invoker_role_arn
+            )
         }
+        if self._args.guardrail is not None:
+            policies[GUARDRAIL_ENDPOINT_SERVICE] = _principal_policy(
+                [self._args.guardrail.apply_statement()], invoker_role_arn
+            )
+        return policies
+
+    def _guardrail_statements(self) -> list[dict[str, Any]]:
+        """ApplyGuardrail on exactly the agent's guardrail; a guardrail under a customer-managed key
+        also needs kms:Decrypt on it by whoever applies it ("Create a customer managed key for your
+        guardrail", Bedrock user guide: "PermissionsForGuardrailsUsers"), through Bedrock only."""
+        guardrail = self._args.guardrail
+        if guardrail is None:
+            return []
+        statements = [guardrail.apply_statement()]
+        if guardrail.kms_key_arn is not None:
+            statements.append(
+                key_use_statement(
+                    "DecryptTheGuardrailThroughBedrock",
+                    guardrail.kms_key_arn,
+                    ["kms:Decrypt"],
+                    {
+                        "StringEquals": {
+                            "kms:ViaService": self._args.context.regional_service_principal("bedrock")
+                        }
+                    },
+                )
+            )
+        return statements
 
     @property
     def outputs(self) -> Mapping[str, pulumi.Input[Any]]:
@@ -293,6 +334,15 @@ class AgentCoreAgent(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self),
         )
         return role, policy
+
+
+def _principal_policy(
+    statements: Sequence[Mapping[str, Any]], principal_arn: pulumi.Input[str]
+) -> dict[str, Any]:
+    return {
+        "Version": "2012-10-17",
+        "Statement": [{**statement, "Principal": {"AWS": principal_arn}} for statement in statements],
+    }
 
 
 def _runtime_arn(environments: Sequence[Any] | None) -> str:

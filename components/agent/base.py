@@ -93,8 +93,9 @@ class AgentRuntime(Protocol):
         """IAM statements the invoker needs, scoped to this stack's agent."""
         ...
 
-    def endpoint_policy(self, invoker_role_arn: pulumi.Input[str]) -> dict[str, Any]:
-        """The endpoint policy: only the invoker's role calling this stack's agent."""
+    def endpoint_policies(self, invoker_role_arn: pulumi.Input[str]) -> Mapping[str, dict[str, Any]]:
+        """Interface endpoint service -> its policy: only the invoker's role calling this stack's agent
+        (and, where the invoker applies the guardrail itself, that guardrail)."""
         ...
 
     @property

@@ -185,7 +185,13 @@ class BedrockAgent(pulumi.ComponentResource):
     # --- AgentRuntime ---
     @property
     def invoker_environment(self) -> Mapping[str, pulumi.Input[str]]:
-        return {"AGENT_ID": self.agent_id, "AGENT_ALIAS_ID": self.alias_id}
+        guardrail = self._args.guardrail
+        return {
+            "AGENT_ID": self.agent_id,
+            "AGENT_ALIAS_ID": self.alias_id,
+            # The agent applies it; the invoker reads its trace to report interventions.
+            **(guardrail.invoker_environment if guardrail is not None else {}),
+        }
 
     @property
     def invoker_statements(self) -> Sequence[Mapping[str, Any]]:
@@ -203,12 +209,14 @@ class BedrockAgent(pulumi.ComponentResource):
             )
         return statements
 
-    def endpoint_policy(self, invoker_role_arn: pulumi.Input[str]) -> dict[str, Any]:
+    def endpoint_policies(self, invoker_role_arn: pulumi.Input[str]) -> Mapping[str, dict[str, Any]]:
         """Only the invoker's InvokeAgent on this agent's aliases, never on its draft alias."""
         allow, deny = self._invoke_alias_statements()
         return {
-            "Version": "2012-10-17",
-            "Statement": [{**allow, "Principal": {"AWS": invoker_role_arn}}, {**deny, "Principal": "*"}],
+            self.endpoint_service: {
+                "Version": "2012-10-17",
+                "Statement": [{**allow, "Principal": {"AWS": invoker_role_arn}}, {**deny, "Principal": "*"}],
+            }
         }
 
     @property
@@ -511,14 +519,7 @@ def agent_role_policy(
             }
         )
     if guardrail is not None:
-        statements.append(
-            {
-                "Sid": "ApplyTheGuardrail",
-                "Effect": "Allow",
-                "Action": "bedrock:ApplyGuardrail",
-                "Resource": guardrail.arn,
-            }
-        )
+        statements.append(guardrail.apply_statement())
     if knowledge_bases:
         # What an agent's service role needs to search a knowledge base (Bedrock user guide,
         # "Create a service role for Amazon Bedrock Agents").

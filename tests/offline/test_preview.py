@@ -61,7 +61,7 @@ def test_insecure_choices_build_but_are_rejected(
 
 
 def test_agentcore_stack_needs_its_own_endpoint(analyzer: PolicyAnalyzer) -> None:
-    result = judged(analyzer, "agentcore", interfaceEndpoints=["logs"])
+    result = judged(analyzer, "agentcore", interfaceEndpoints=["logs", "bedrock-runtime"])
     _assert_rejected(result, "vpc-required-endpoints", "no interface endpoint for 'bedrock-agentcore'")
     assert not any("bedrock-agent-runtime" in v.message for v in result.report.violations)
 

@@ -144,7 +144,8 @@ def test_scenario(scenario: Scenario) -> None:
 # --- a change of agent backend ----------------------------------------------------------------------
 
 TO_AGENTCORE = ProgramState(
-    overrides={"agentRuntime": "agentcore", "interfaceEndpoints": '["bedrock-agentcore"]'}
+    # bedrock-runtime: the AgentCore invoker applies the guardrail itself (ApplyGuardrail)
+    overrides={"agentRuntime": "agentcore", "interfaceEndpoints": '["bedrock-agentcore", "bedrock-runtime"]'}
 )
 
 
@@ -166,6 +167,7 @@ def test_classic_to_agentcore_builds_the_new_agent_switches_the_invoker_then_del
         "agent-model-access",
         "agent-harness",
         "endpoints-bedrock-agentcore",
+        "endpoints-bedrock-runtime",
     }
     assert deleted == {
         ("VpcEndpoint", "endpoints-bedrock-agent-runtime"),
@@ -191,6 +193,7 @@ def test_classic_to_agentcore_builds_the_new_agent_switches_the_invoker_then_del
     # endpoint go only after the invoker has moved.
     assert harness.wave < invoker.wave
     assert endpoint.wave <= invoker.wave
+    assert steps[("VpcEndpoint", "endpoints-bedrock-runtime", CREATE)].wave <= invoker.wave
     assert invoker.wave < old_endpoint.delete_wave <= classic.delete_wave
 
 

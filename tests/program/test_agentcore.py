@@ -44,7 +44,11 @@ def runtime_arn(run: ProgramRun) -> str:
 def test_no_classic_agent_and_no_agent_runtime_endpoint(stack: ProgramRun) -> None:
     assert not [r for r in stack.resources if r.type.startswith("aws:bedrock/agentAgent")]
     services = sorted(e.inputs["serviceName"] for e in stack.of_type(ENDPOINT))
-    assert services == ["com.amazonaws.us-east-1.bedrock-agentcore"]
+    # bedrock-runtime: the invoker applies the guardrail itself (ApplyGuardrail)
+    assert services == [
+        "com.amazonaws.us-east-1.bedrock-agentcore",
+        "com.amazonaws.us-east-1.bedrock-runtime",
+    ]
     assert len(stack.of_type("aws:ec2/subnet:Subnet")) == 1
 
 
@@ -224,6 +228,97 @@ def test_invoker_calls_this_harness_through_the_endpoint(stack: ProgramRun) -> N
     assert endpoint.inputs["privateDnsEnabled"] is True
     assert stack.outputs["agentHarnessArn"] == harness
     assert stack.outputs["agentRuntimeArn"] == runtime
+
+
+GUARDRAIL = "aws:bedrock/guardrail:Guardrail"
+GUARDRAIL_VERSION = "aws:bedrock/guardrailVersion:GuardrailVersion"
+KEY = "aws:kms/key:Key"
+
+
+def endpoint_of(run: ProgramRun, service: str) -> Any:
+    (endpoint,) = [
+        e for e in run.of_type(ENDPOINT) if e.inputs["serviceName"] == f"com.amazonaws.us-east-1.{service}"
+    ]
+    return endpoint
+
+
+def test_invoker_applies_exactly_the_stacks_guardrail_through_the_bedrock_runtime_endpoint(
+    stack: ProgramRun,
+) -> None:
+    guardrail = stack.one(GUARDRAIL).outputs
+    version = stack.one(GUARDRAIL_VERSION).outputs["version"]
+    env = stack.one(FUNCTION, "invoker-function").inputs["environment"]["variables"]
+    assert (env["GUARDRAIL_ID"], env["GUARDRAIL_VERSION"]) == (guardrail["guardrailId"], version)
+    apply = {
+        "Sid": "ApplyTheGuardrail",
+        "Effect": "Allow",
+        "Action": "bedrock:ApplyGuardrail",
+        "Resource": guardrail["guardrailArn"],
+    }
+    granted = [
+        s for s in statements(stack, "invoker-permissions") if "bedrock:ApplyGuardrail" in json.dumps(s)
+    ]
+    assert granted == [apply]
+    assert ":guardrail/" in apply["Resource"]
+    # Not under a customer-managed key here: no kms:Decrypt for it.
+    assert not [
+        s for s in statements(stack, "invoker-permissions") if s["Sid"] == "DecryptTheGuardrailThroughBedrock"
+    ]
+    endpoint = endpoint_of(stack, "bedrock-runtime")
+    invoker_role = stack.one(ROLE, "invoker-role").outputs["arn"]
+    assert policy_document(endpoint.inputs["policy"])["Statement"] == [
+        {**apply, "Principal": {"AWS": invoker_role}}
+    ]
+    assert endpoint.inputs["privateDnsEnabled"] is True
+    # The harness itself carries no guardrail (it has no such setting); the invoker is the only user.
+    assert "guardrail" not in json.dumps(stack.one(HARNESS).inputs).lower()
+
+
+def test_a_guardrail_under_the_agent_key_is_decrypted_by_the_invoker_through_bedrock_only(
+    program: RunProgram,
+) -> None:
+    run = program("agentcore", agentKmsKey=True)
+    key_arn = run.one(GUARDRAIL).inputs["kmsKeyArn"]
+    assert key_arn in {key.outputs["arn"] for key in run.of_type(KEY)}
+    (decrypt,) = [
+        s for s in statements(run, "invoker-permissions") if s["Sid"] == "DecryptTheGuardrailThroughBedrock"
+    ]
+    assert decrypt == {
+        "Sid": "DecryptTheGuardrailThroughBedrock",
+        "Effect": "Allow",
+        "Action": ["kms:Decrypt"],
+        "Resource": key_arn,
+        "Condition": {"StringEquals": {"kms:ViaService": "bedrock.us-east-1.amazonaws.com"}},
+    }
+
+
+def test_without_a_guardrail_the_invoker_applies_none(program: RunProgram) -> None:
+    run = program("agentcore", guardrailEnabled=False, interfaceEndpoints=["bedrock-agentcore"])
+    env = run.one(FUNCTION, "invoker-function").inputs["environment"]["variables"]
+    assert "GUARDRAIL_ID" not in env
+    assert "GUARDRAIL_VERSION" not in env
+    assert "bedrock:ApplyGuardrail" not in json.dumps(statements(run, "invoker-permissions"))
+    assert not run.of_type(GUARDRAIL)
+
+
+def test_an_existing_guardrail_is_applied_by_its_arn(program: RunProgram) -> None:
+    run = program(
+        "agentcore", guardrailEnabled=False, agentGuardrailId="abc123xyz", agentGuardrailVersion="4"
+    )
+    env = run.one(FUNCTION, "invoker-function").inputs["environment"]["variables"]
+    assert (env["GUARDRAIL_ID"], env["GUARDRAIL_VERSION"]) == ("abc123xyz", "4")
+    arn = f"arn:aws:bedrock:us-east-1:{MOCK_ACCOUNT_ID}:guardrail/abc123xyz"
+    granted = [s for s in statements(run, "invoker-permissions") if s["Sid"] == "ApplyTheGuardrail"]
+    assert granted == [
+        {"Sid": "ApplyTheGuardrail", "Effect": "Allow", "Action": "bedrock:ApplyGuardrail", "Resource": arn}
+    ]
+
+
+def test_a_guardrail_without_the_bedrock_runtime_endpoint_stops_the_program(program: RunProgram) -> None:
+    with pytest.raises(ProgramError) as caught:
+        program("agentcore", interfaceEndpoints=["bedrock-agentcore"])
+    assert caught.value.resources == []
+    assert "agentRuntime agentcore with a guardrail needs 'bedrock-runtime'" in str(caught.value.cause)
 
 
 def test_harness_is_created_after_its_role_policy_and_tools(stack: ProgramRun) -> None:
