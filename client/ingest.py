@@ -74,6 +74,7 @@ class Target:
     data_source_id: str
     region: str | None
     stack: str | None
+    given: bool = False  # the ids came from the options, not from the stack outputs
 
     @property
     def ids(self) -> dict[str, str]:
@@ -82,8 +83,13 @@ class Target:
     def check_hint(self, job_id: str) -> str:
         stack = f" --stack {self.stack}" if self.stack else ""
         region = f" --region {self.region}" if self.region else ""
+        where = (
+            f" --knowledge-base-id {self.knowledge_base_id} --data-source-id {self.data_source_id}{region}"
+            if self.given
+            else stack
+        )
         return (
-            f"check it with `python -m client ingest --job-id {job_id}{stack}` or `aws bedrock-agent "
+            f"check it with `python -m client ingest --job-id {job_id}{where}` or `aws bedrock-agent "
             f"get-ingestion-job --knowledge-base-id {self.knowledge_base_id} --data-source-id "
             f"{self.data_source_id} --ingestion-job-id {job_id}{region}`"
         )
@@ -145,7 +151,8 @@ def add_parser(commands: Any) -> None:
         "--wait-timeout",
         type=_wait_seconds,
         default=DEFAULT_WAIT_S,
-        help=f"stop waiting after this many seconds; the job goes on (default {DEFAULT_WAIT_S:g})",
+        help=f"stop waiting (to start, then to finish) after this many seconds; the job goes on "
+        f"(default {DEFAULT_WAIT_S:g})",
     )
     parser.add_argument(
         "--plain",
@@ -165,9 +172,17 @@ def run(args: argparse.Namespace, console: Console, deps: Dependencies) -> int:
     try:
         target = find_target(args, deps)
         client = deps.bedrock_agent(target.region)
+        deadline = deps.clock() + args.wait_timeout  # for starting and waiting together
         attached = job_id is not None
         if job_id is None:
-            job, attached = start_or_attach(client, target, token=str(uuid.uuid4()), console=console)
+            job, attached = start_or_attach(
+                client,
+                target,
+                console=console,
+                deadline=deadline,
+                clock=deps.clock,
+                sleep=deps.sleep,
+            )
             job_id = str(job["ingestionJobId"])
             if args.no_wait:
                 console.out(job_id)
@@ -181,7 +196,7 @@ def run(args: argparse.Namespace, console: Console, deps: Dependencies) -> int:
                 client,
                 target,
                 job,
-                timeout=args.wait_timeout,
+                timeout=max(0.0, deadline - deps.clock()),
                 clock=deps.clock,
                 sleep=deps.sleep,
                 on_update=progress.update,
@@ -235,7 +250,8 @@ def find_target(args: argparse.Namespace, deps: Dependencies) -> Target:
             raise IngestError(f"{option} must be 10 letters or digits; got {value!r}", EXIT_USAGE)
     environment_region = deps.environ.get("AWS_REGION") or deps.environ.get("AWS_DEFAULT_REGION")
     if None not in given.values():  # no stack needed (nor the Pulumi CLI)
-        return Target(args.knowledge_base_id, args.data_source_id, args.region or environment_region, stack)
+        region = args.region or environment_region
+        return Target(args.knowledge_base_id, args.data_source_id, region, stack, given=True)
     try:
         outputs = deps.stack_outputs(stack)
     except DiscoveryError as error:
@@ -276,34 +292,57 @@ def bedrock_agent_client(region: str | None) -> Any:
 
 
 def start_or_attach(
-    client: Any, target: Target, *, token: str, console: Console
+    client: Any,
+    target: Target,
+    *,
+    console: Console,
+    deadline: float,
+    clock: Callable[[], float],
+    sleep: Callable[[float], None],
+    policy: PollPolicy | None = None,
 ) -> tuple[dict[str, Any], bool]:
-    """Start a job; when one already runs (ConflictException), that one. Returns (job, attached)."""
+    """Start a job; when one of the data source already runs (ConflictException), that one. Returns
+    (job, attached). Bedrock also refuses a job while another data source of the knowledge base is
+    being ingested (one job per knowledge base at a time): then it tries again, with backoff, until
+    ``deadline``."""
     from botocore.exceptions import ClientError
 
-    conflict = ""
-    for _ in range(2):  # a conflicting job that finished before the listing: start again, once
+    policy = policy or PollPolicy()
+    interval = policy.first_s
+    while True:
         try:
+            # One token per attempt: botocore's own retries of the call resend it (no second job); an
+            # attempt Bedrock refused created nothing.
             response = client.start_ingestion_job(
-                **target.ids, clientToken=token, description=JOB_DESCRIPTION
+                **target.ids, clientToken=str(uuid.uuid4()), description=JOB_DESCRIPTION
             )
         except ClientError as error:
             if _code(error) != "ConflictException":
                 raise
             running = running_job(client, target)
-            if running is None:
-                conflict = _message(error)
-                continue
+            if running is not None:
+                console.err(
+                    f"· ingestion job {running['ingestionJobId']} of this data source is already "
+                    f"{running['status']} (started {_when(running.get('startedAt'))}): waiting for it "
+                    "instead of starting another; documents changed after it started need another run"
+                )
+                return dict(running), True
+            remaining = deadline - clock()
+            if remaining <= 0:
+                raise IngestError(
+                    "Bedrock still refuses to start an ingestion job and none of this data source is "
+                    f"running: {_message(error)}; run it again once the knowledge base's other jobs ended"
+                ) from None
             console.err(
-                f"· ingestion job {running['ingestionJobId']} of this data source is already "
-                f"{running['status']} (started {_when(running.get('startedAt'))}): waiting for it instead "
-                "of starting another; documents changed after it started need another run"
+                f"· Bedrock refused to start a job ({_message(error)}); no job of this data source runs, "
+                f"so another of the knowledge base may: trying again in {min(interval, remaining):g} s"
             )
-            return dict(running), True
+            sleep(min(interval, remaining))
+            interval = min(policy.max_s, interval * policy.factor)
+            continue
         job: dict[str, Any] = response["ingestionJob"]
         console.err(f"· started ingestion job {job['ingestionJobId']} ({job['status']})")
         return job, False
-    raise IngestError(f"Bedrock refused to start an ingestion job and none is running: {conflict}")
 
 
 def running_job(client: Any, target: Target) -> dict[str, Any] | None:

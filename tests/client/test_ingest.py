@@ -320,19 +320,33 @@ def test_a_running_job_is_waited_for_instead_of_starting_another(ingest: Ingest)
     )
 
 
-def test_a_conflict_whose_job_just_finished_starts_again_once(ingest: Ingest) -> None:
+def test_a_conflict_without_a_job_of_this_data_source_tries_again_with_backoff(ingest: Ingest) -> None:
+    """Bedrock runs one job per knowledge base: another data source's job refuses ours too."""
     stub = ingest.stubber
-    stub.add_client_error(
-        "start_ingestion_job", "ConflictException", "busy", 409, expected_params=START_REQUEST
-    )
-    stub.add_response("list_ingestion_jobs", {"ingestionJobSummaries": []}, RUNNING_FILTER)
-    stub.add_response("start_ingestion_job", {"ingestionJob": job("COMPLETE")}, START_REQUEST)
-    assert ingest.run().code == 0
-
-
-def test_a_conflict_without_any_running_job_is_an_error(ingest: Ingest) -> None:
-    stub = ingest.stubber
+    message = "Another ingestion job is running for knowledge base KB12345678"
     for _ in range(2):
+        stub.add_client_error(
+            "start_ingestion_job", "ConflictException", message, 409, expected_params=START_REQUEST
+        )
+        stub.add_response("list_ingestion_jobs", {"ingestionJobSummaries": []}, RUNNING_FILTER)
+    stub.add_response("start_ingestion_job", {"ingestionJob": job("COMPLETE")}, START_REQUEST)
+
+    result = ingest.run("--plain")
+
+    assert result.code == 0
+    assert ingest.clock.sleeps == [FIRST, FIRST * FACTOR]
+    assert result.err_lines[:3] == [
+        f"· Bedrock refused to start a job ({message}); no job of this data source runs, so another of "
+        f"the knowledge base may: trying again in {FIRST:g} s",
+        f"· Bedrock refused to start a job ({message}); no job of this data source runs, so another of "
+        f"the knowledge base may: trying again in {FIRST * FACTOR:g} s",
+        f"· started ingestion job {JOB} (COMPLETE)",
+    ]
+
+
+def test_a_conflict_that_outlasts_the_wait_is_an_error(ingest: Ingest) -> None:
+    stub = ingest.stubber
+    for _ in range(3):  # at 0 s, 2 s and 5 s: the end of --wait-timeout 5
         stub.add_client_error(
             "start_ingestion_job",
             "ConflictException",
@@ -341,12 +355,13 @@ def test_a_conflict_without_any_running_job_is_an_error(ingest: Ingest) -> None:
             expected_params=START_REQUEST,
         )
         stub.add_response("list_ingestion_jobs", {"ingestionJobSummaries": []}, RUNNING_FILTER)
-    result = ingest.run()
+    result = ingest.run("--wait-timeout", "5")
     assert result.code == 1
-    assert result.err_lines == [
-        "error: Bedrock refused to start an ingestion job and none is running: "
-        "the data source is being deleted"
-    ]
+    assert ingest.clock.sleeps == [FIRST, 5 - FIRST]
+    assert result.err_lines[-1] == (
+        "error: Bedrock still refuses to start an ingestion job and none of this data source is running: "
+        "the data source is being deleted; run it again once the knowledge base's other jobs ended"
+    )
 
 
 def test_a_stack_without_a_knowledge_base_names_the_setting_and_calls_nothing(ingest: Ingest) -> None:
@@ -374,7 +389,8 @@ def test_ids_given_need_no_stack_and_bad_ids_are_usage_errors(ingest: Ingest) ->
     )
     assert (result.code, result.out_lines, ingest.stacks, ingest.regions) == (0, [JOB], [], ["us-west-2"])
     assert result.err_lines[-1] == (
-        f"· ingestion job {JOB} STARTING; check it with `python -m client ingest --job-id {JOB}` or "
+        f"· ingestion job {JOB} STARTING; check it with `python -m client ingest --job-id {JOB} "
+        f"--knowledge-base-id {KB} --data-source-id {DS} --region us-west-2` or "
         f"`aws bedrock-agent get-ingestion-job --knowledge-base-id {KB} --data-source-id {DS} "
         f"--ingestion-job-id {JOB} --region us-west-2`"
     )
