@@ -302,6 +302,52 @@ def plan(old: Sequence[ResourceSnapshot], new: Sequence[ResourceSnapshot], *, ba
     return schedule(steps, old, new, base=base)
 
 
+def _delete_dependents_first(
+    root: Step, steps: Sequence[Step], old: Sequence[ResourceSnapshot], start: int, deleted_first: set[int]
+) -> int:
+    """Before a delete-before-replace deletes `root`, the engine deletes the resources that depend on it
+    and would be replaced by its deletion, dependents first; each is created again at its own turn.
+    pulumi/pulumi step_generator.go, `calculateDependentReplacements`: of the root's transitive
+    dependents (old state, in dependency order), those with an input whose property dependencies are in
+    the replace set, and whose provider diff with those inputs unknown asks for replacement (here: the
+    input has replace-forcing paths). Schedules those deletions from wave `start + 1` and returns how
+    many waves they take."""
+    if root.old is None:
+        return 0
+    by_old = {step.old.urn: step for step in steps if step.op == REPLACE and step.old is not None}
+    replace_set = {root.old.urn}
+    chosen: dict[str, ResourceSnapshot] = {}
+    for resource in _topological(old):
+        step = by_old.get(resource.urn)
+        if step is None or step is root or id(step) in deleted_first or not resource.custom:
+            continue
+        unknown = [p for p, urns in resource.property_dependencies.items() if replace_set & set(urns)]
+        table = replacements.for_type(resource.type)
+        if any(table.forcing(prop) for prop in unknown):
+            replace_set.add(resource.urn)
+            chosen[resource.urn] = resource
+    height: dict[str, int] = {}
+
+    def depth(urn: str) -> int:  # how many of the chosen ones must be deleted before `urn`
+        if urn not in height:
+            height[urn] = max(
+                (
+                    depth(other.urn) + 1
+                    for other in chosen.values()
+                    if urn in {u for us in other.property_dependencies.values() for u in us}
+                ),
+                default=0,
+            )
+        return height[urn]
+
+    for urn in chosen:
+        step = by_old[urn]
+        step.delete_before_replace = True
+        step.delete_wave = start + 1 + depth(urn)
+        deleted_first.add(id(step))
+    return max((depth(urn) + 1 for urn in chosen), default=0)
+
+
 def plan_destroy(state: Sequence[ResourceSnapshot], *, base: str = "") -> Plan:
     steps = [Step(DELETE, r.urn, r.type, r.name, r, None) for r in state if not r.retain_on_delete]
     return schedule(steps, state, [], destroy=True, base=base)
@@ -317,14 +363,19 @@ def schedule(
 ) -> Plan:
     by_urn = {step.urn: step for step in steps}
     finished: dict[str, int] = {}
+    deleted_first: set[int] = set()  # id() of steps whose old resource a delete-before-replace removed
     for resource in _topological(new):
         step = by_urn[resource.urn]
         start = max((finished.get(dep, 0) for dep in _dependencies(resource)), default=0)
         if step.op == SAME or not resource.custom:
             finished[resource.urn] = start
             continue
-        if step.op == REPLACE and step.delete_before_replace:
-            step.delete_wave, step.wave = start + 1, start + 2
+        if id(step) in deleted_first:
+            step.wave = max(start, step.delete_wave) + 1
+        elif step.op == REPLACE and step.delete_before_replace:
+            below = _delete_dependents_first(step, steps, old, start, deleted_first)
+            step.delete_wave = start + 1 + below
+            step.wave = step.delete_wave + 1
         else:
             step.wave = start + 1
         finished[resource.urn] = step.wave
@@ -406,6 +457,8 @@ def render(plan: Plan) -> list[str]:
             }.get(phase, SYMBOLS.get(step.op, "?"))
             label = {PHASE_CREATE_REPLACEMENT: "create replacement", PHASE_DELETE_REPLACED: "delete replaced"}
             what = label.get(phase, step.op)
+            if step.op == DELETE and step.old is not None and step.old.retain_on_delete:
+                what = "delete (retain_on_delete: leaves the stack, stays in AWS)"
             lines.append(f"      {symbol:<3}{_display_type(step.type)}  {step.name}  {what}")
             if phase == PHASE_DELETE_REPLACED:
                 continue

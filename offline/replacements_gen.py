@@ -76,6 +76,10 @@ _EXPLICIT_TF_TYPES: dict[str, str] = {
     "aws:apigateway/account:Account": "aws_api_gateway_account",
     "aws:ec2/vpc:Vpc": "aws_vpc",
     "aws:s3/bucket:Bucket": "aws_s3_bucket",
+    # S3 Vectors: a Pulumi module of s3, a Terraform package (s3vectors) of its own.
+    "aws:s3/vectorsIndex:VectorsIndex": "aws_s3vectors_index",
+    "aws:s3/vectorsVectorBucket:VectorsVectorBucket": "aws_s3vectors_vector_bucket",
+    "aws:s3/vectorsVectorBucketPolicy:VectorsVectorBucketPolicy": "aws_s3vectors_vector_bucket_policy",
     "aws:s3/bucketObjectv2:BucketObjectv2": "aws_s3_object",
     "aws:cognito/identityPoolRoleAttachment:IdentityPoolRoleAttachment": (
         "aws_cognito_identity_pool_roles_attachment"
@@ -271,6 +275,11 @@ class SchemaReader:
                 continue
             factory_text = self.files.get(f"func.{factory}.goindex", "")
             if kind == "SDKResources":
+                # A schema kept in a package variable (`Schema: maps.Clone(subscriptionSchema)`,
+                # aws_sns_topic_subscription) is read from that variable's file.
+                shared = re.search(r"\bSchema:\s*(?:maps\.Clone\()?(\w+)\)?,", factory_text)
+                if shared and (variable := self.files.get(f"var.{shared[1]}.goindex")):
+                    return factory_text + "\n" + variable
                 return factory_text
             struct = _STRUCT.search(factory_text[factory_text.find("func ") :])
             if struct:
@@ -381,6 +390,7 @@ def _pulumi_name(tf_path: str, inputs: set[str], tf_type: str) -> str | None:
         top.removesuffix("_id"),
         top.removesuffix("_name"),
         top.removesuffix("_arn"),
+        top + "s",  # a repeatable block the bridge pluralises (encryption_configuration)
     ):
         if candidate in inputs:
             break
