@@ -18,6 +18,18 @@ real engine's plan (`pulumi preview --json`, offline/engine_plan.py) alike.
   the role's model permission: terraform-provider-aws #42847, aws-cdk #35120; the provider does not
   retry). IAM is eventually consistent, so "in force" needs the grant to be written in an earlier
   deployment or a propagation wait step between the two.
+- name-taken-on-replace: a resource whose name is unique in its scope and not auto-named (an S3 Vectors
+  vector bucket, an index in it) replaced create-before-delete under the same name: the bridge asks for
+  delete-before-replace only for auto-named properties, so the create fails with a conflict while the
+  old one still holds the name.
+- live-knowledge-base-rebuilt: a knowledge base the live agent version searches (its association is
+  ENABLED) is replaced: the engine deletes it (and its association) before the new one exists and the
+  alias moves, so retrieval fails in between, and the new one is empty until it is ingested.
+- key-deleted-with-data: a KMS key is deleted (ScheduleKeyDeletion: unreadable after the waiting
+  period) while resources that encrypted data with it stay (they are updated off it, or retained):
+  agent versions, objects already in a bucket keep needing the key.
+- protected-removed: a step deletes or replaces a resource marked `protect`; the engine refuses it and
+  the deployment stops there.
 - eni-grant-deleted-first: a Lambda function's ENI-cleanup grant (ec2:DeleteNetworkInterface on its
   execution role, or the role itself) deleted before or with the subnets and security groups its ENIs
   live in: Lambda deletes the ENIs after the function, with that role, and the subnets and groups
@@ -44,11 +56,36 @@ PREPARING = {
     ACTION_GROUP,
     "aws:bedrock/agentAgentKnowledgeBaseAssociation:AgentAgentKnowledgeBaseAssociation",
 }
-# What an alias snapshots: the agent's parts that live in its DRAFT.
+KMS_KEY = "aws:kms/key:Key"
+KNOWLEDGE_BASE = "aws:bedrock/agentKnowledgeBase:AgentKnowledgeBase"
+KNOWLEDGE_BASE_ASSOCIATION = (
+    "aws:bedrock/agentAgentKnowledgeBaseAssociation:AgentAgentKnowledgeBaseAssociation"
+)
+# What an alias snapshots: the agent's parts that live in its DRAFT, with the input that turns one off
+# (a DISABLED part is in the version but never offered to the model).
 SNAPSHOTTED = {
-    ACTION_GROUP,
-    "aws:bedrock/agentAgentKnowledgeBaseAssociation:AgentAgentKnowledgeBaseAssociation",
-    "aws:bedrock/agentAgentCollaborator:AgentAgentCollaborator",
+    ACTION_GROUP: "actionGroupState",
+    KNOWLEDGE_BASE_ASSOCIATION: "knowledgeBaseState",
+    "aws:bedrock/agentAgentCollaborator:AgentAgentCollaborator": "",
+}
+# How to take each snapshotted part out of the agent before it is deleted or rebuilt.
+TAKE_OUT_FIRST = {
+    ACTION_GROUP: (
+        "keep the action group with actionGroupState DISABLED for one deployment (ToolGroup enabled=False), "
+        "delete it in the next"
+    ),
+    KNOWLEDGE_BASE_ASSOCIATION: (
+        "set knowledgeBaseAttached to false for one deployment (the association stays, DISABLED, and "
+        "leaves the agent's definition), then turn the knowledge base off or rebuild it in the next "
+        '(README, "Turning features on and off")'
+    ),
+}
+# Types whose physical name is unique in its scope and which are not auto-named: type -> the inputs that
+# make up the name. S3 Vectors: vector bucket names are unique per account and region, index names per
+# vector bucket (CreateVectorBucket / CreateIndex fail with ConflictException, s3vectors API model).
+UNIQUE_NAMES = {
+    "aws:s3/vectorsVectorBucket:VectorsVectorBucket": ("vectorBucketName",),
+    "aws:s3/vectorsIndex:VectorsIndex": ("vectorBucketName", "indexName"),
 }
 # Inputs holding a policy document that grants access, per type.
 POLICY_INPUTS = {
@@ -56,6 +93,10 @@ POLICY_INPUTS = {
     "aws:iam/policy:Policy": "policy",
     "aws:ec2/vpcEndpoint:VpcEndpoint": "policy",
 }
+# IAM policies that, replaced create-before-delete, exist side by side with their old copy (a new
+# auto-generated name) until it is deleted at the end: IAM allows the union, so nothing is narrowed
+# before every other step has run.
+SIDE_BY_SIDE_POLICIES = {"aws:iam/rolePolicy:RolePolicy", "aws:iam/policy:Policy"}
 ROLE = "aws:iam/role:Role"
 ROLE_GRANTS = {"aws:iam/rolePolicy:RolePolicy", "aws:iam/rolePolicyAttachment:RolePolicyAttachment"}
 # Steps that validate their role's permissions synchronously and are not retried by the provider:
@@ -249,6 +290,8 @@ def grant_narrowed_before_move(plan: Plan) -> Iterator[Hazard]:
         prop = POLICY_INPUTS.get(step.type)
         if prop is None or step.op not in (UPDATE, REPLACE) or step.old is None or step.new is None:
             continue
+        if step.op == REPLACE and not step.delete_before_replace and step.type in SIDE_BY_SIDE_POLICIES:
+            continue
         change = next((c for c in step.changes if c.path == prop), None)
         if change is None:
             continue
@@ -301,26 +344,131 @@ def _narrowed(policy: Step, user: Step, arn: str, moved: list[str]) -> Hazard:
     )
 
 
+def _disabled(resource: ResourceSnapshot | None) -> bool:
+    state_input = SNAPSHOTTED.get(resource.type, "") if resource is not None else ""
+    return bool(state_input) and resource is not None and resource.inputs.get(state_input) == "DISABLED"
+
+
 def snapshot_before_delete(plan: Plan) -> Iterator[Hazard]:
     for alias in plan.steps:
         if alias.type != ALIAS or alias.op not in (CREATE, REPLACE) or alias.new is None:
             continue
         agent = _agent_of(alias.new)
         for removed in plan.steps:
-            if removed.op != DELETE or removed.type not in SNAPSHOTTED or _agent_of(removed.old) != agent:
+            # A deletion, or a replacement whose old copy is deleted at the end (create-before-delete).
+            goes_late = removed.op == DELETE or (removed.op == REPLACE and not removed.delete_before_replace)
+            if not goes_late or removed.type not in SNAPSHOTTED or _agent_of(removed.old) != agent:
                 continue
-            if removed.delete_wave < alias.wave:
+            if removed.delete_wave < alias.wave or _disabled(removed.old):
                 continue
+            what = "its old copy" if removed.op == REPLACE else "it"
             yield Hazard(
                 "snapshot-before-delete",
                 f"wave {alias.wave}: {_name(alias)} snapshots the agent's DRAFT into a new version, but "
-                f"{_name(removed)} is deleted only in wave {removed.delete_wave}: the new version still "
-                "contains it and the live alias keeps serving it.",
-                "Take the part out of the agent first (e.g. keep the action group with "
-                "actionGroupState DISABLED for one deployment, delete it in the next), or make the alias "
-                "depend on the deletion.",
+                f"{_name(removed)} is {'replaced and its old copy ' if removed.op == REPLACE else ''}deleted "
+                f"only in wave {removed.delete_wave}: the new version still contains {what} and the live "
+                "alias keeps serving it.",
+                "Take the part out of the agent first: "
+                + TAKE_OUT_FIRST.get(removed.type, "disable it for one deployment, delete it in the next")
+                + "; or make the alias depend on the deletion.",
                 (alias.urn, removed.urn),
             )
+
+
+def name_taken_on_replace(plan: Plan) -> Iterator[Hazard]:
+    for step in plan.steps:
+        names = UNIQUE_NAMES.get(step.type)
+        if names is None or step.op != REPLACE or step.delete_before_replace:
+            continue
+        if step.old is None or step.new is None:
+            continue
+        old_name = [step.old.inputs.get(key) for key in names]
+        if any(value is None or value == UNKNOWN for value in old_name):
+            continue
+        if old_name != [step.new.inputs.get(key) for key in names]:
+            continue
+        yield Hazard(
+            "name-taken-on-replace",
+            f"wave {step.wave}: {_name(step)} is replaced create-before-delete under the same name "
+            f"({'/'.join(str(v) for v in old_name)}), which the old one holds until wave {step.delete_wave}: "
+            "the create fails with a conflict.",
+            "Give the resource delete_before_replace=True (its data is rebuilt anyway), or a name that "
+            "changes with what forces the replacement.",
+            (step.urn,),
+        )
+
+
+def live_knowledge_base_rebuilt(plan: Plan) -> Iterator[Hazard]:
+    aliases = [s for s in plan.steps if s.type == ALIAS and s.op in (CREATE, REPLACE)]
+    for step in plan.steps:
+        if step.type != KNOWLEDGE_BASE or step.op != REPLACE or step.old is None:
+            continue
+        users = [
+            s
+            for s in plan.steps
+            if s.type == KNOWLEDGE_BASE_ASSOCIATION
+            and s.old is not None
+            and step.old.urn in s.old.property_dependencies.get("knowledgeBaseId", ())
+            and not _disabled(s.old)
+        ]
+        for association in users:
+            agent = _agent_of(association.old)
+            moved = [a for a in aliases if a.new is not None and _agent_of(a.new) == agent]
+            reasons = ", ".join(sorted({r.split(".")[0] for r in step.replace_reasons}))
+            when = f"until the alias moves in wave {moved[0].wave}" if moved else "from then on"
+            yield Hazard(
+                "live-knowledge-base-rebuilt",
+                f"wave {step.delete_wave}: {_name(step)} is replaced ({reasons}) "
+                f"while the live agent version searches it through {_name(association)}: the old one is "
+                f"deleted before the new one exists, so retrieval fails {when}, and the new one is empty "
+                "until its data source is ingested.",
+                "Rebuild it while the agent does not use it: set knowledgeBaseAttached to false for one "
+                "deployment, make the change in the next, run `python -m client ingest`, then set "
+                'knowledgeBaseAttached back to true (README, "Turning features on and off").',
+                (step.urn, association.urn),
+            )
+
+
+def key_deleted_with_data(plan: Plan) -> Iterator[Hazard]:
+    for key in plan.steps:
+        if key.type != KMS_KEY or key.op != DELETE or key.old is None or key.old.retain_on_delete:
+            continue
+        holders = [
+            step
+            for step in plan.steps
+            if step.old is not None
+            and step is not key
+            and (step.op == UPDATE or (step.op == DELETE and step.old.retain_on_delete))
+            and any(key.old.urn in urns for urns in step.old.property_dependencies.values())
+        ]
+        if not holders:
+            continue
+        yield Hazard(
+            "key-deleted-with-data",
+            f"wave {key.delete_wave}: {_name(key)} is deleted (KMS schedules its deletion; after the waiting "
+            "period nothing encrypted with it can be read) while "
+            + ", ".join(_name(h) for h in holders)
+            + " stop using it but keep what they encrypted with it (agent versions, objects already stored).",
+            "Keep the key: give it retain_on_delete (it leaves the stack and stays enabled; schedule its "
+            "deletion yourself once nothing needs it), or re-encrypt the data under another key first.",
+            (key.urn, *(h.urn for h in holders)),
+        )
+
+
+def protected_removed(plan: Plan) -> Iterator[Hazard]:
+    for step in plan.steps:
+        if step.op not in (DELETE, REPLACE) or step.old is None or not step.old.protect:
+            continue
+        verb = "delete" if step.op == DELETE else "replace"
+        yield Hazard(
+            "protected-removed",
+            f"{_name(step)} is protected (protectStatefulResources) and the plan would {verb} it: the "
+            f'engine refuses ("unable to {verb} resource ... as it is currently marked for protection") '
+            "and the deployment stops there.",
+            "Keep the setting that holds it; or, once its data is saved or no longer wanted, unprotect it "
+            f"first: pulumi state unprotect '{step.urn}', then run the deployment again.",
+            (step.urn,),
+        )
 
 
 def _grant_steps_for_role(plan: Plan, role_urn: str) -> list[Step]:
@@ -434,6 +582,10 @@ CHECKS: tuple[Callable[[Plan], Iterator[Hazard]], ...] = (
     concurrent_prepare,
     grant_narrowed_before_move,
     snapshot_before_delete,
+    name_taken_on_replace,
+    live_knowledge_base_rebuilt,
+    key_deleted_with_data,
+    protected_removed,
     grant_not_in_force,
     eni_grant_deleted_first,
 )
