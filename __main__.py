@@ -162,6 +162,7 @@ if config.knowledge_base is not None:
             knowledge_base_arn=knowledge_base.knowledge_base_arn,
             description=config.knowledge_base.description,
             key="knowledge",
+            enabled=config.knowledge_base.attached,
         )
     )
 
@@ -172,7 +173,8 @@ if config.guardrail is not None:
         AgentGuardrailArgs(
             settings=config.guardrail,
             guardrail_name=naming.prefix[:50],
-            with_grounding=knowledge_base is not None,
+            # Grounding checks answers against retrieved passages: only while the agent searches them.
+            with_grounding=config.knowledge_base is not None and config.knowledge_base.attached,
             kms_key_arn=data_key_arn,
         ),
     ).attachment

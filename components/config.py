@@ -288,6 +288,9 @@ class KnowledgeBaseSettings:
     chunk_max_tokens: int
     chunk_overlap_percent: int
     description: str
+    # knowledgeBaseAttached: False keeps the knowledge base but takes it out of the agent (the first
+    # step of turning it off or rebuilding it: the alias must move before its association goes).
+    attached: bool = True
 
 
 @dataclass(frozen=True)
@@ -900,6 +903,7 @@ def _check_topics(read: _Reader, raw: object) -> tuple[DeniedTopic, ...] | None:
 def _read_knowledge_base(read: _Reader) -> KnowledgeBaseSettings | None:
     before = len(read.messages)
     enabled = read.boolean("knowledgeBaseEnabled")
+    attached = read.boolean("knowledgeBaseAttached")
     model = read.text("knowledgeBaseEmbeddingModel")
     if model is not None and not EMBEDDING_MODEL.fullmatch(model):
         read.add(
@@ -941,6 +945,7 @@ def _read_knowledge_base(read: _Reader) -> KnowledgeBaseSettings | None:
         chunk_max_tokens=max_tokens,
         chunk_overlap_percent=overlap,
         description=description,
+        attached=attached is not False,
     )
 
 

@@ -151,7 +151,11 @@ class VpcFunction(pulumi.ComponentResource):
             policy=pulumi.Output.json_dumps(
                 execution_policy(self.log_group.arn, args.statements),
             ),
-            opts=pulumi.ResourceOptions(parent=self),
+            # Replaced, not updated, when it changes: the new policy (a new auto-generated name) is written
+            # beside the old one, which is deleted at the end of the deployment, so a grant taken away
+            # (e.g. the agent key's, when agentKmsKey is turned off) stays in force until the function
+            # has moved to the new agent version (the function depends on this policy).
+            opts=pulumi.ResourceOptions(parent=self, replace_on_changes=["policy"]),
         )
         self.function = self._create_function(role_policy)
 

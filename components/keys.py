@@ -9,6 +9,14 @@ Who uses it and how they are allowed:
   `indexing.s3vectors.amazonaws.com`, which can only be allowed in the key policy ("Data protection
   and encryption in S3 Vectors", Amazon S3 user guide): it gets kms:Decrypt for vector buckets of this
   account only.
+
+Turning agentKmsKey off (or destroying the stack) does not delete the key: it is `retain_on_delete`.
+Deleting a KMS key makes everything encrypted with it unreadable once the waiting period ends
+(ScheduleKeyDeletion), and what the key encrypted outlives the resources that stop using it: the agent
+versions taken while it was set (kept, see `python -m client.versions`), the documents already stored
+in the knowledge-base bucket (default encryption applies to new objects only; the bucket itself is
+retained). The key leaves the stack and stays enabled ($1/month); schedule its deletion yourself once
+nothing needs it (README, "Turning features on and off").
 """
 
 from __future__ import annotations
@@ -48,6 +56,7 @@ class AgentKey(pulumi.ComponentResource):
             policy=agent_key_policy(args.context),
             alias_role="agent",
             protect=args.protect,
+            retain_on_delete=True,
         )
         self.arn = self.key.arn
         self.register_outputs({"arn": self.arn})

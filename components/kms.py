@@ -9,16 +9,25 @@ import pulumi_aws as aws
 
 
 def create_rotating_key(
-    name: str, *, parent: pulumi.Resource, description: str, policy: Any, alias_role: str, protect: bool
+    name: str,
+    *,
+    parent: pulumi.Resource,
+    description: str,
+    policy: Any,
+    alias_role: str,
+    protect: bool,
+    retain_on_delete: bool = False,
 ) -> aws.kms.Key:
-    """`<name>-key` with yearly rotation and `<name>-alias` = alias/<project>-<stack>-<alias_role>."""
+    """`<name>-key` with yearly rotation and `<name>-alias` = alias/<project>-<stack>-<alias_role>.
+    `retain_on_delete`: removing it from the program leaves the key enabled in the account (no
+    ScheduleKeyDeletion), for data encrypted with it that outlives the resources that wrote it."""
     key = aws.kms.Key(
         f"{name}-key",
         description=description,
         enable_key_rotation=True,
         deletion_window_in_days=30,
         policy=pulumi.Output.json_dumps(policy),
-        opts=pulumi.ResourceOptions(parent=parent, protect=protect),
+        opts=pulumi.ResourceOptions(parent=parent, protect=protect, retain_on_delete=retain_on_delete),
     )
     aws.kms.Alias(
         f"{name}-alias",

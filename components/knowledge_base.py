@@ -14,6 +14,21 @@
 - The knowledge base's role may read exactly the documents prefix, invoke exactly the embedding model
   and write/query exactly the index (and use the agent key, when there is one).
 - Ingestion is not a deployment step: `python -m client ingest` starts a job and waits for it.
+
+Turning it off, or rebuilding it (README, "Turning features on and off"):
+- The document bucket holds the user's documents, not only the sample corpus, and is versioned, so
+  DeleteBucket would fail with BucketNotEmpty (and `force_destroy` would delete every version of the
+  user's documents). The bucket and its settings (ownership, public access block, versioning,
+  encryption, TLS-only policy) are `retain_on_delete`: turning the knowledge base off, or destroying
+  the stack, leaves the bucket as it was, with the documents; the sample corpus objects are deleted
+  (a delete marker each: their versions stay). Delete the bucket yourself when it is no longer needed.
+- The vectors are derived data (re-ingested from the documents). The vector bucket and the index have
+  fixed names, which are not auto-named, so the bridge would replace them create-before-delete and the
+  create would fail while the old one holds the name (ConflictException; vector bucket names are unique
+  per account and region, index names per vector bucket): they are replaced delete-before-replace. An
+  encryption change (agentKmsKey) replaces both (S3 Vectors `encryptionConfigurations` is
+  RequiresReplace in the Terraform provider), and with them the knowledge base; detach it first
+  (knowledgeBaseAttached false) and run `python -m client ingest` afterwards.
 """
 
 from __future__ import annotations
@@ -79,7 +94,7 @@ class KnowledgeBase(pulumi.ComponentResource):
             f"{name}-vectors",
             vector_bucket_name=f"{args.name_prefix}-kb-vectors",
             encryption_configurations=[_sse(args.kms_key_arn)],
-            opts=pulumi.ResourceOptions(parent=self, protect=args.protect),
+            opts=pulumi.ResourceOptions(parent=self, protect=args.protect, delete_before_replace=True),
         )
         self.index = aws.s3.VectorsIndex(
             f"{name}-index",
@@ -90,7 +105,7 @@ class KnowledgeBase(pulumi.ComponentResource):
             distance_metric="cosine",
             metadata_configuration={"non_filterable_metadata_keys": BEDROCK_NON_FILTERABLE_KEYS},
             encryption_configurations=[_sse(args.kms_key_arn)],
-            opts=pulumi.ResourceOptions(parent=self, protect=args.protect),
+            opts=pulumi.ResourceOptions(parent=self, protect=args.protect, delete_before_replace=True),
         )
         self.role, role_policy = self._create_role()
         self.knowledge_base = aws.bedrock.AgentKnowledgeBase(
@@ -132,7 +147,10 @@ class KnowledgeBase(pulumi.ComponentResource):
             server_side_encryption_configuration=(
                 {"kms_key_arn": args.kms_key_arn} if args.kms_key_arn is not None else None
             ),
-            opts=pulumi.ResourceOptions(parent=self),
+            # A data source belongs to one knowledge base (every data-source call names both ids), but
+            # the Terraform provider's knowledge_base_id is not RequiresReplace: a rebuilt knowledge base
+            # would get an UpdateDataSource on the new id with the old data source's id.
+            opts=pulumi.ResourceOptions(parent=self, replace_on_changes=["knowledgeBaseId"]),
         )
         self.knowledge_base_id = self.knowledge_base.id
         self.knowledge_base_arn = self.knowledge_base.arn
@@ -148,11 +166,13 @@ class KnowledgeBase(pulumi.ComponentResource):
 
     def _create_bucket(self) -> tuple[aws.s3.Bucket, list[pulumi.Resource]]:
         args, name = self._args, self._name
-        child = pulumi.ResourceOptions(parent=self)
+        # The user's documents outlive the knowledge base: the bucket and its settings stay as they are
+        # when it is turned off or the stack destroyed (see the module docstring).
+        child = pulumi.ResourceOptions(parent=self, retain_on_delete=True)
         bucket = aws.s3.Bucket(
             f"{name}-documents",
             bucket_prefix=f"{args.name_prefix[:36]}-kb-"[:37],
-            opts=pulumi.ResourceOptions(parent=self, protect=args.protect),
+            opts=pulumi.ResourceOptions(parent=self, protect=args.protect, retain_on_delete=True),
         )
         ownership = aws.s3.BucketOwnershipControls(
             f"{name}-documents-ownership",
@@ -195,7 +215,7 @@ class KnowledgeBase(pulumi.ComponentResource):
             bucket=bucket.id,
             policy=pulumi.Output.json_dumps(tls_only_bucket_policy(bucket.arn)),
             # S3 rejects a bucket policy while public access settings are being changed.
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[public_access]),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[public_access], retain_on_delete=True),
         )
         return bucket, [ownership, public_access, versioning, encryption, policy]
 

@@ -47,6 +47,8 @@ class KnowledgeBaseSpec:
     knowledge_base_arn: pulumi.Input[str]
     description: str
     key: str
+    # False: the association stays, DISABLED, and leaves the definition hash (knowledgeBaseAttached).
+    enabled: bool = True
 
 
 @dataclass(frozen=True)

@@ -152,7 +152,7 @@ class BedrockAgent(pulumi.ComponentResource):
         self.definition_hash = version_hash(
             agent_version_inputs(args.settings, description, args.guardrail, args.kms_key, hashable=True),
             action_groups,
-            [{"key": kb.key, "description": kb.description} for kb in args.knowledge_bases],
+            [{"key": kb.key, "description": kb.description} for kb in args.knowledge_bases if kb.enabled],
         )
         self.alias = aws.bedrock.AgentAgentAlias(
             f"{name}-alias",
@@ -262,7 +262,10 @@ class BedrockAgent(pulumi.ComponentResource):
             agent_version="DRAFT",
             knowledge_base_id=spec.knowledge_base_id,
             description=spec.description,
-            knowledge_base_state="ENABLED",
+            # DISABLED (knowledgeBaseAttached false) is the first of two deployments that remove or rebuild
+            # it: the association is deleted at the end of a deployment (pulumi/pulumi#9979), after a
+            # replacement alias snapshots the DRAFT, so it leaves the agent's definition first.
+            knowledge_base_state="ENABLED" if spec.enabled else "DISABLED",
             opts=pulumi.ResourceOptions(parent=self, depends_on=list(after)),
         )
 
@@ -280,7 +283,7 @@ class BedrockAgent(pulumi.ComponentResource):
                 context,
                 access,
                 guardrail=self._args.guardrail,
-                knowledge_bases=self._args.knowledge_bases,
+                knowledge_bases=[kb for kb in self._args.knowledge_bases if kb.enabled],
                 kms_key=self._args.kms_key,
             )
         )

@@ -183,7 +183,9 @@ def test_classic_to_agentcore_builds_the_new_agent_switches_the_invoker_then_del
         ("Role", "agent-role"),
     }
     # The dashboard follows the agent (its widgets name the live alias).
-    assert updated == {"invoker-permissions", "invoker-function", "monitoring-dashboard"}
+    assert updated == {"invoker-function", "monitoring-dashboard"}
+    # The invoker's policy is written beside the old one, which goes at the end (after the move).
+    assert {name for kind, name, op in steps if op == REPLACE} == {"invoker-permissions"}
     harness = steps[("AgentcoreHarness", "agent-harness", CREATE)]
     endpoint = steps[("VpcEndpoint", "endpoints-bedrock-agentcore", CREATE)]
     invoker = steps[("Function", "invoker-function", UPDATE)]
