@@ -1,6 +1,7 @@
 """Guardrails, knowledge bases and operations: a production agent has a guardrail its role may apply
-(and no other), a knowledge base keeps its documents private and encrypted and its role scoped, and
-a stack with an API has alarms."""
+(and no other) on either backend (Classic: on the agent; AgentCore: applied by the harness's invoker),
+a knowledge base keeps its documents private and encrypted and its role scoped, and a stack with an
+API has alarms."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from collections.abc import Iterator, Mapping
 from typing import Final
 
 from . import tokens
-from .documents import allow_statements
+from .documents import allow_statements, identity_documents, statements
 from .framework import ADVISORY, Config, Resource, RuleSet, Stack, as_list, each, is_unknown
 from .lifecycle import ENVIRONMENT_TAG, PRODUCTION
 from .tags import merged_tags
@@ -78,6 +79,76 @@ def guardrail_problems(res: Resource) -> list[str]:
 def bedrock_agent_guardrail_production(res: Resource, config: Config) -> Iterator[str]:
     if is_production(res, config):
         yield from guardrail_problems(res)
+
+
+def harness_guardrail_problems(stack: Stack, harness: Resource) -> Iterator[str]:
+    """A harness has no guardrail setting: its invokers must apply one (ApplyGuardrail), i.e. name it
+    (GUARDRAIL_ID, GUARDRAIL_VERSION) and be allowed to apply it on a named guardrail ARN."""
+    invokers = stack.referrers(harness, (tokens.FUNCTION,), "environment.variables.HARNESS_ARN")
+    if not invokers:
+        yield f"{harness.label} has no invoker that applies a guardrail (no function names it in HARNESS_ARN)"
+    for function in invokers:
+        variables = function.get("environment.variables")
+        variables = variables if isinstance(variables, Mapping) else {}
+        missing = [key for key in ("GUARDRAIL_ID", "GUARDRAIL_VERSION") if variables.get(key) in (None, "")]
+        if missing:
+            yield f"{function.label} invokes {harness.label} without a guardrail ({', '.join(missing)} unset)"
+            continue
+        if not _may_apply_guardrail(stack, function):
+            yield f"{function.label} names a guardrail but its role may not apply it (bedrock:ApplyGuardrail)"
+
+
+def _may_apply_guardrail(stack: Stack, function: Resource) -> bool:
+    """Whether the function's role allows ApplyGuardrail on a named guardrail (True while one of its
+    policies is still unknown, during preview: nothing can be told yet)."""
+    for role in stack.refs(function, "role", (tokens.ROLE,)).found:
+        for holder in [role, *stack.referrers(role, (tokens.ROLE_POLICY,), "role")]:
+            for _, raw in identity_documents(holder):
+                parsed = statements(raw)
+                if parsed is None:
+                    return True
+                for statement in parsed:
+                    named = any(":guardrail/" in arn for arn in statement.resources)
+                    if statement.allow and statement.grants(APPLY_GUARDRAIL) and named:
+                        return True
+    return False
+
+
+def _harness_guardrails(stack: Stack, config: Config, *, production: bool) -> Iterator[tuple[str, str]]:
+    harnesses = [h for h in stack.of_type(tokens.AGENTCORE_HARNESS) if is_production(h, config) is production]
+    yield from each(harnesses, lambda harness: harness_guardrail_problems(stack, harness))
+
+
+@rules.stack(
+    "agentcore-guardrail-production",
+    settings=[ENVIRONMENT_TAG, PRODUCTION],
+    description=(
+        "A production AgentCore harness must be guarded: it has no guardrail setting, so the function that "
+        "invokes it must apply one (GUARDRAIL_ID and GUARDRAIL_VERSION, and bedrock:ApplyGuardrail on it), "
+        "as bedrock-agent-guardrail-production requires of a Classic agent. Elsewhere the advisory "
+        "agentcore-guardrail says the same."
+    ),
+    remediation=(
+        "Keep guardrailEnabled true (or set agentGuardrailId and agentGuardrailVersion): the program passes "
+        "the guardrail to the invoker, which calls ApplyGuardrail on the input and the answer."
+    ),
+)
+def agentcore_guardrail_production(stack: Stack, config: Config) -> Iterator[tuple[str, str]]:
+    yield from _harness_guardrails(stack, config, production=True)
+
+
+@rules.stack(
+    "agentcore-guardrail",
+    level=ADVISORY,
+    settings=[ENVIRONMENT_TAG, PRODUCTION],
+    description=(
+        "An AgentCore harness should be guarded by a guardrail its invoker applies (GUARDRAIL_ID, "
+        "GUARDRAIL_VERSION, bedrock:ApplyGuardrail): the harness itself has no guardrail setting."
+    ),
+    remediation="Keep guardrailEnabled true, or attach an existing guardrail with agentGuardrailId/Version.",
+)
+def agentcore_guardrail(stack: Stack, config: Config) -> Iterator[tuple[str, str]]:
+    yield from _harness_guardrails(stack, config, production=False)
 
 
 @rules.resource(

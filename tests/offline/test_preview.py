@@ -66,6 +66,15 @@ def test_agentcore_stack_needs_its_own_endpoint(analyzer: PolicyAnalyzer) -> Non
     assert not any("bedrock-agent-runtime" in v.message for v in result.report.violations)
 
 
+def test_an_agentcore_stack_without_a_guardrail_is_told_so(analyzer: PolicyAnalyzer) -> None:
+    result = judged(analyzer, "agentcore", guardrailEnabled=False, interfaceEndpoints=["bedrock-agentcore"])
+    messages = [v.message for v in result.report.violations if v.policy_name == "agentcore-guardrail"]
+    assert any("invokes AgentcoreHarness 'agent-harness' without a guardrail" in m for m in messages), (
+        messages
+    )
+    assert "agentcore-guardrail" not in mandatory(result)  # advisory outside production
+
+
 def _assert_rejected(result: PreviewResult, rule: str, message: str) -> None:
     assert result.run.resources, "the program itself accepts this configuration"
     assert rule in mandatory(result)

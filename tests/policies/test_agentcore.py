@@ -197,3 +197,51 @@ def test_agentcore_invoker_own_harness(judge: Judge) -> None:
     )
     # During preview the ARN is unknown: the reference still resolves through the dependency.
     assert judge(g, preview=True).fired("agentcore-invoker-own-harness") == {copied.urn}
+
+
+def _guarded_invoker(
+    g: Graph, name: str, harness: Node, env: dict[str, Any], *, may_apply: bool = True
+) -> Node:
+    role = g.add(t.ROLE, f"{name}-role", assumeRolePolicy=trust("lambda.amazonaws.com"))
+    statements = [allow("bedrock-agentcore:InvokeHarness", harness.arn)]
+    if may_apply:
+        statements.append(
+            allow("bedrock:ApplyGuardrail", f"arn:aws:bedrock:{REGION}:{ACCOUNT}:guardrail/abc123")
+        )
+    g.add(t.ROLE_POLICY, f"{name}-permissions", role=role.id, policy=policy(*statements))
+    variables = {"AGENT_BACKEND": "agentcore", "HARNESS_ARN": harness.arn, **env}
+    return g.add(t.FUNCTION, name, role=role.arn, environment={"variables": variables})
+
+
+GUARDED = {"GUARDRAIL_ID": "abc123", "GUARDRAIL_VERSION": "1"}
+
+
+def test_agentcore_guardrail_is_mandatory_in_production_and_advisory_elsewhere(judge: Judge) -> None:
+    prod = Graph(default_tags={"Project": "p", "Environment": "prod"})
+    guarded = _harness(prod, "guarded", _role(prod, "role-a"))
+    _guarded_invoker(prod, "guarded-invoker", guarded, GUARDED)
+    bare = _harness(prod, "bare", _role(prod, "role-b"))
+    _guarded_invoker(prod, "bare-invoker", bare, {"GUARDRAIL_ID": "abc123"})
+    denied = _harness(prod, "denied", _role(prod, "role-c"))
+    _guarded_invoker(prod, "denied-invoker", denied, GUARDED, may_apply=False)
+    orphan = _harness(prod, "orphan", _role(prod, "role-d"))
+    outcome = judge(prod)
+    assert outcome.fired("agentcore-guardrail-production") == {bare.urn, denied.urn, orphan.urn}
+    assert outcome.fired("agentcore-guardrail") == set()
+    assert outcome.messages("agentcore-guardrail-production", bare.urn) == [
+        "Function 'bare-invoker' invokes AgentcoreHarness 'bare' without a guardrail "
+        "(GUARDRAIL_VERSION unset)"
+    ]
+    assert outcome.messages("agentcore-guardrail-production", denied.urn) == [
+        "Function 'denied-invoker' names a guardrail but its role may not apply it (bedrock:ApplyGuardrail)"
+    ]
+    # During preview the harness ARN is unknown: the invoker is still found through the dependency
+    # (its role's policy names the harness, so it is unknown too: a grant cannot be judged yet).
+    assert judge(prod, preview=True).fired("agentcore-guardrail-production") == {bare.urn, orphan.urn}
+
+    dev = Graph(default_tags={"Project": "p", "Environment": "dev"})
+    dev_bare = _harness(dev, "bare", _role(dev, "role"))
+    _guarded_invoker(dev, "invoker", dev_bare, {})
+    outcome = judge(dev)
+    assert outcome.fired("agentcore-guardrail") == {dev_bare.urn}
+    assert outcome.fired("agentcore-guardrail-production") == set()
