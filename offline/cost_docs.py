@@ -19,20 +19,25 @@ if TYPE_CHECKING:
     from offline.engine import ProgramRun
 
 STACKS = ("dev", "prod")  # what `make bench` costs by default (python -m bench --stacks)
+README_STACKS = ("dev", "agentcore", "prod")  # every Pulumi.<stack>.yaml of the project
 ENI_HOUR = "vpc.interface_endpoint.eni_hour"
 KEY_MONTH = "kms.customer_key_month"
 ROTATION_MONTH = "kms.rotation_month"
 
 
-@functools.lru_cache(maxsize=1)
-def stack_runs() -> dict[str, ProgramRun]:
+@functools.lru_cache(maxsize=len(README_STACKS))
+def stack_run(stack: str) -> ProgramRun:
     from offline.engine import run_program
 
-    return {stack: run_program(stack) for stack in STACKS}
+    return run_program(stack)
 
 
-def stack_estimates() -> dict[str, CostEstimate]:
-    return estimates(stack_runs())
+def stack_runs(stacks: tuple[str, ...] = STACKS) -> dict[str, ProgramRun]:
+    return {stack: stack_run(stack) for stack in stacks}
+
+
+def stack_estimates(stacks: tuple[str, ...] = STACKS) -> dict[str, CostEstimate]:
+    return estimates(stack_runs(stacks))
 
 
 def estimates(runs: Mapping[str, ProgramRun], prices: PriceTable | None = None) -> dict[str, CostEstimate]:
@@ -124,6 +129,15 @@ def choices_block(costs: Mapping[str, CostEstimate], prices: PriceTable) -> str:
         f"({_usd(key.usd + 2 * rotation.usd)}/month from the third year)."
     )
     return "\n".join(lines)
+
+
+def cost_summary(costs: Mapping[str, CostEstimate]) -> str:
+    """README's short form: each stack's idle total and what makes it up."""
+    rows = ["| stack | idle cost per month | billed by the hour or month |", "|---|---|---|"]
+    for stack, estimate in costs.items():
+        parts = "; ".join(f"{item.description}: {_cell(item)}" for item in estimate.items)
+        rows.append(f"| {stack} | **{_usd(estimate.monthly_usd, cents=True)}** | {parts} |")
+    return "\n".join(rows)
 
 
 def price_table(prices: PriceTable) -> str:

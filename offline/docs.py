@@ -55,7 +55,18 @@ def policy_table() -> str:
         return render(analyzer.info()[2])
 
 
-GENERATORS: dict[str, Callable[[], str]] = {"config-table": config_table, "policy-table": policy_table}
+def idle_cost_summary() -> str:
+    """Each stack's idle cost, from the model the preview prints (offline.cost)."""
+    from offline.cost_docs import README_STACKS, cost_summary, stack_estimates
+
+    return cost_summary(stack_estimates(README_STACKS))
+
+
+GENERATORS: dict[str, Callable[[], str]] = {
+    "config-table": config_table,
+    "policy-table": policy_table,
+    "idle-cost-summary": idle_cost_summary,
+}
 BENCHMARKS = REPO_ROOT / "docs" / "benchmarks.md"
 
 

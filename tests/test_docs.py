@@ -31,3 +31,16 @@ def test_refresh_keeps_everything_around_a_block_even_when_it_was_empty(
     for inner in ("", "old\n"):
         text = f"head\n<!-- t:start -->\n{inner}<!-- t:end -->\n## Tail\nmore\n"
         assert docs.refresh(text) == "head\n<!-- t:start -->\n| a |\n<!-- t:end -->\n## Tail\nmore\n"
+
+
+def test_the_cost_summary_has_every_stack_and_its_model_total() -> None:
+    from offline.cost_docs import README_STACKS, stack_estimates
+
+    rows = block(README.read_text(encoding="utf-8"), "idle-cost-summary").splitlines()[2:]
+    costs = stack_estimates(README_STACKS)
+    assert [row.split(" | ")[:2] for row in rows] == [
+        [f"| {stack}", f"**${costs[stack].monthly_usd:,.2f}**"] for stack in README_STACKS
+    ]
+    assert sorted(README_STACKS) == sorted(
+        path.name.split(".")[1] for path in README.parent.glob("Pulumi.*.yaml")
+    )
