@@ -131,6 +131,8 @@ class Reply:
     completion: str
     citations: list[dict[str, Any]]
     raw: dict[str, Any]  # the final response JSON, as the API sent it
+    # What the agent's guardrail did in the turn (docs/api.md); every round trip's, in order.
+    guardrail_interventions: list[dict[str, Any]] = field(default_factory=list)
     tool_runs: list[ToolRun] = field(default_factory=list)
     round_trips: int = 0
     streamed: bool = False  # the text was handed to on_text as it arrived
@@ -185,6 +187,7 @@ class ChatClient:
         answer = self.post_chat({"inputText": text}, on_text)
         runs: list[ToolRun] = []
         trips = 0
+        interventions = list(_interventions(answer))
         while "returnControl" in answer:
             if trips >= self._max_round_trips:
                 raise ChatError(
@@ -208,11 +211,13 @@ class ChatClient:
                 },
                 on_text,
             )
+            interventions.extend(_interventions(answer))
         return Reply(
             session_id=answer["sessionId"],
             completion=answer["completion"],
             citations=answer["citations"],
             raw=answer,
+            guardrail_interventions=interventions,
             tool_runs=runs,
             round_trips=trips,
             streamed=self.streamed,
@@ -360,6 +365,7 @@ def _read_stream(response: StreamedHttpResponse, on_text: Callable[[str], None])
     parts: list[str] = []
     citations: list[Any] = []
     control: dict[str, Any] | None = None
+    interventions: list[Any] = []
     try:
         for raw in response.lines:
             try:
@@ -374,11 +380,14 @@ def _read_stream(response: StreamedHttpResponse, on_text: Callable[[str], None])
                 citations.extend(event["citations"])
             elif kind == "returnControl" and control is None:
                 control = _object(event.get("returnControl"), "returnControl")
+            elif kind == "guardrailIntervention" and isinstance(event.get("guardrailIntervention"), dict):
+                interventions.append(event["guardrailIntervention"])
             elif kind == "done":
                 answer: dict[str, Any] = {
                     "sessionId": event.get("sessionId"),
                     "completion": "".join(parts),
                     "citations": citations,
+                    "guardrailInterventions": interventions,
                     "usage": event.get("usage"),
                 }
                 if control is not None:
@@ -457,6 +466,12 @@ def _parse_chat_response(response: HttpResponse) -> dict[str, Any]:
     if not isinstance(answer.get("citations"), list):
         raise ProtocolError("the API's response has no citations list")
     return answer
+
+
+def _interventions(answer: dict[str, Any]) -> list[dict[str, Any]]:
+    """The answer's guardrail interventions (absent from an API older than the field: none)."""
+    items = answer.get("guardrailInterventions")
+    return [item for item in items if isinstance(item, dict)] if isinstance(items, list) else []
 
 
 def _object(value: object, what: str) -> dict[str, Any]:

@@ -32,7 +32,7 @@ from client.auth import (
 )
 from client.discovery import DiscoveryError, check_url, pulumi_api_url
 from client.exits import EXIT_ERROR, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE
-from client.render import render_answer, render_sources
+from client.render import render_answer, render_interventions, render_sources
 from client.tools import ToolContext
 from client.transport import HttpClientTransport, StreamingTransport, Transport
 
@@ -309,6 +309,7 @@ def run_ask(client: ChatClient, args: argparse.Namespace, console: Console) -> i
             console.out(json.dumps(reply.raw, ensure_ascii=False, indent=2))
         else:
             reply = _ask(client, args.text, console)
+            _report_guardrail(reply, console)
         _report_tools(reply, console)
     except CredentialsError as error:
         console.err(f"error: {error}")
@@ -349,6 +350,7 @@ def run_chat(client: ChatClient, args: argparse.Namespace, console: Console) -> 
             continue
         try:
             reply = _ask(client, line, console)
+            _report_guardrail(reply, console)
         except CredentialsError as error:
             console.err(f"error: {error}")
             status = EXIT_ERROR
@@ -371,6 +373,13 @@ def run_chat(client: ChatClient, args: argparse.Namespace, console: Console) -> 
 
 def _answer(reply: Reply) -> str:
     return render_answer(reply.completion, reply.citations)
+
+
+def _report_guardrail(reply: Reply, console: Console) -> None:
+    """Say so when the guardrail intervened: the text shown is then its message, not the agent's."""
+    notice = render_interventions(reply.guardrail_interventions)
+    for line in notice.splitlines():
+        console.err(f"· {line}")
 
 
 def _report_tools(reply: Reply, console: Console) -> None:

@@ -1,4 +1,5 @@
-"""Text shown to the user: the completion with numbered citation markers and the list of sources."""
+"""Text shown to the user: the completion with numbered citation markers, the list of sources, and what
+the agent's guardrail did (docs/api.md, "Guardrail interventions")."""
 
 from __future__ import annotations
 
@@ -57,3 +58,24 @@ def _span_end(completion: str, citation: Mapping[str, Any]) -> int | None:
 def render_sources(citations: Sequence[Mapping[str, Any]]) -> str:
     """Only the ``Sources:`` list (for a streamed answer, whose text was printed as it arrived)."""
     return render_answer("", citations).lstrip("\n")
+
+
+_SIDES = {"INPUT": "your message", "OUTPUT": "the answer"}
+_ACTIONS = {
+    "BLOCKED": "blocked",
+    "ANONYMIZED": "masked sensitive information in",
+    "INTERVENED": "intervened in",
+}
+
+
+def render_interventions(interventions: Sequence[Mapping[str, Any]]) -> str:
+    """One line per guardrail intervention, e.g. ``guardrail: blocked your message (content, word)``;
+    the text shown above it is the guardrail's own message, not the agent's answer."""
+    lines = []
+    for item in interventions:
+        side = _SIDES.get(str(item.get("source")), "the turn")
+        action = _ACTIONS.get(str(item.get("action")), "intervened in")
+        policies = [str(p) for p in item.get("policies") or [] if isinstance(p, str)]
+        detail = f" ({', '.join(policies)})" if policies else ""
+        lines.append(f"guardrail: {action} {side}{detail}")
+    return "\n".join(lines)

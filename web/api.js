@@ -86,7 +86,7 @@ export class ChatApi {
 
 /** Reads NDJSON events (docs/streaming.md) into the buffered reply shape, text as it arrives. */
 export async function readStream(response, onText) {
-  const reply = { sessionId: undefined, completion: "", citations: [], returnControl: undefined };
+  const reply = { sessionId: undefined, completion: "", citations: [], guardrailInterventions: [], returnControl: undefined };
   const reader = response.body.getReader();
   const decoder = new TextDecoder();
   let pending = "";
@@ -101,6 +101,8 @@ export async function readStream(response, onText) {
       reply.citations.push(...(event.citations || []));
     } else if (event.type === "returnControl") {
       reply.returnControl = event.returnControl;
+    } else if (event.type === "guardrailIntervention") {
+      reply.guardrailInterventions.push(event.guardrailIntervention);
     } else if (event.type === "done") {
       reply.sessionId = event.sessionId;
       finished = true;

@@ -88,6 +88,23 @@ function addCitations(item, citations) {
   item.append(list);
 }
 
+const GUARDRAIL_SIDES = { INPUT: "your message", OUTPUT: "the answer" };
+const GUARDRAIL_ACTIONS = { BLOCKED: "blocked", ANONYMIZED: "masked sensitive information in" };
+
+// What the guardrail did (docs/api.md, "Guardrail interventions"): the text above is then its message.
+function addInterventions(item, interventions) {
+  for (const intervention of interventions) {
+    const note = document.createElement("p");
+    note.className = "guardrail";
+    note.setAttribute("role", "note");
+    const side = GUARDRAIL_SIDES[intervention.source] || "the turn";
+    const action = GUARDRAIL_ACTIONS[intervention.action] || "intervened in";
+    const policies = (intervention.policies || []).join(", ");
+    note.textContent = `The guardrail ${action} ${side}${policies ? ` (${policies})` : ""}.`;
+    item.append(note);
+  }
+}
+
 function ask(question) {
   return new Promise((resolve) => {
     ui.question.textContent = question;
@@ -123,6 +140,7 @@ async function converse(payload) {
     }
     sessionId = reply.sessionId;
     addCitations(item, reply.citations || []);
+    addInterventions(item, reply.guardrailInterventions || []);
     dropIfEmpty();
     if (!reply.returnControl) return;
     const results = [];

@@ -214,6 +214,16 @@ def test_streamed_answers_render_as_they_come_and_failures_mid_answer_are_shown(
                 {"type": "chunk", "text": "5 days."},
                 {"type": "citation", "citations": [citation]},
                 {
+                    "type": "guardrailIntervention",
+                    "guardrailIntervention": {
+                        "source": "OUTPUT",
+                        "action": "ANONYMIZED",
+                        "policies": ["sensitiveInformation"],
+                        "guardrailId": "abc123",
+                        "guardrailVersion": "1",
+                    },
+                },
+                {
                     "type": "done",
                     "sessionId": "sess-stream-1",
                     "usage": {"inputTokens": 1, "outputTokens": 2},
@@ -241,6 +251,9 @@ def test_streamed_answers_render_as_they_come_and_failures_mid_answer_are_shown(
     send(browser, "How long do refunds take?")
     wait_for_message(browser, "agent", "Refunds take 5 days.")
     assert "s3://kb/refunds.pdf" in browser.find_element("css selector", "#log .citations").text
+    assert browser.find_element("css selector", "#log .guardrail").text == (
+        "The guardrail masked sensitive information in the answer (sensitiveInformation)."
+    )
     send(browser, "Send it")
     wait_for_message(browser, "error", "the agent stopped (code AGENT_INTERRUPTED, request r-9)")
     assert ("agent", "Sending the") in messages(browser)  # the partial text stays, marked by the error
