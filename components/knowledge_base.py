@@ -255,7 +255,9 @@ class KnowledgeBase(pulumi.ComponentResource):
                     kms_key_arn=self._args.kms_key_arn,
                 )
             ),
-            opts=pulumi.ResourceOptions(parent=self),
+            # Replaced, not updated: a grant taken away (the agent key's) stays in force beside the new
+            # policy until the end of the deployment, after what still uses it has moved.
+            opts=pulumi.ResourceOptions(parent=self, replace_on_changes=["policy"]),
         )
         return role, policy
 

@@ -13,6 +13,7 @@ runs both states, plans, compares, and checks the plan is hazard-free.
 from __future__ import annotations
 
 import functools
+import itertools
 import re
 import shutil
 import tempfile
@@ -109,3 +110,18 @@ def expected_steps(scenario: Scenario, step_plan: Plan) -> dict[str, str]:
         return dict(scenario.expect)
     names = {step.name for step in step_plan.steps if step.custom}
     return {name: scenario.expect.get(name, scenario.others) for name in names}
+
+
+def wave_of(step_plan: Plan, name: str, phase: str) -> int:
+    """The wave (1-based, as rendered) in which the custom resource `name` does `phase` (create,
+    update, delete, create-replacement, delete-replaced)."""
+    for number, wave in enumerate(step_plan.waves(), start=1):
+        if any(step.name == name and done == phase for done, step in wave):
+            return number
+    raise AssertionError(f"{name} does not {phase} in this plan")
+
+
+def assert_in_order(step_plan: Plan, *work: tuple[str, str]) -> None:
+    """Each (name, phase) runs in a later wave than the one before it."""
+    waves = [wave_of(step_plan, name, phase) for name, phase in work]
+    assert all(a < b for a, b in itertools.pairwise(waves)), list(zip(work, waves, strict=True))
