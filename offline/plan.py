@@ -322,6 +322,8 @@ def _delete_dependents_first(
         if step is None or step is root or id(step) in deleted_first or not resource.custom:
             continue
         unknown = [p for p, urns in resource.property_dependencies.items() if replace_set & set(urns)]
+        if not unknown or resource.type not in replacements.known_types():
+            continue  # a real engine plan may hold types the table lacks: its own steps give the order
         table = replacements.for_type(resource.type)
         if any(table.forcing(prop) for prop in unknown):
             replace_set.add(resource.urn)
