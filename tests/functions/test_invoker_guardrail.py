@@ -401,3 +401,50 @@ def test_agentcore_guardrail_throttled_on_output_fails_closed_and_not_retryable(
     assert response.json()["error"]["code"] == "GUARDRAIL_UNAVAILABLE"
     assert "Retry-After" not in response.headers
     assert "Unchecked" not in json.dumps(response.json())
+
+
+def test_agentcore_streamed_segment_with_pii_is_sent_masked(core: tuple[Harness, FakeGuardrail]) -> None:
+    h, guardrail = core
+    h.set_env(API_STREAMING="true")
+    answer = "Write to a@b.example for help. " * 8  # 248 characters: one segment, then the end
+    guardrail.answer(passed(), intervened("Write to {EMAIL} for help.", **PII_MASKED))
+    h.agent.stream(*text(answer), stop("end_turn"))
+
+    events = lines(stream(h, {"inputText": "who?", "sessionId": SESSION}))
+
+    assert [e["type"] for e in events] == ["guardrailIntervention", "chunk", "done"]
+    assert events[0]["guardrailIntervention"] == {
+        "source": "OUTPUT",
+        "action": "ANONYMIZED",
+        "policies": ["sensitiveInformation"],
+        **INTERVENTION,
+    }
+    assert events[1]["text"] == "Write to {EMAIL} for help."
+    assert "a@b.example" not in json.dumps(events)
+    assert guardrail.texts()[1] == answer
+
+
+def test_agentcore_blocked_input_over_ndjson_is_a_200_stream(core: tuple[Harness, FakeGuardrail]) -> None:
+    h, guardrail = core
+    h.set_env(API_STREAMING="true")
+    guardrail.answer(intervened(BLOCKED_INPUT, **CONTENT_BLOCKED))
+
+    response = stream(h, {"inputText": "something violent", "sessionId": SESSION})
+
+    assert response.status == 200
+    events = lines(response)
+    assert events == [
+        {
+            "type": "guardrailIntervention",
+            "guardrailIntervention": {
+                "source": "INPUT",
+                "action": "BLOCKED",
+                "policies": ["content", "word"],
+                **INTERVENTION,
+            },
+        },
+        {"type": "chunk", "text": BLOCKED_INPUT},
+        {"type": "done", "sessionId": SESSION, "usage": {"inputTokens": 0, "outputTokens": 0}},
+    ]
+    assert h.agent.requests == []
+    assert h.logs.summary()["guardrail_intervened"] is True

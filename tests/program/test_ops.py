@@ -81,6 +81,14 @@ def test_the_guardrail_is_built_from_the_settings_and_its_pinned_version_is_atta
     assert (
         sids(dev, "agent-model-access")["ApplyTheGuardrail"]["Resource"] == guardrail.outputs["guardrailArn"]
     )
+    # The invoker names the same pinned version: it reads the agent's guardrail trace to report
+    # interventions (docs/api.md), and needs no ApplyGuardrail of its own on Classic.
+    env = dev.one(FUNCTION, "invoker-function").inputs["environment"]["variables"]
+    assert (env["GUARDRAIL_ID"], env["GUARDRAIL_VERSION"]) == (
+        guardrail.outputs["guardrailId"],
+        version.outputs["version"],
+    )
+    assert "ApplyTheGuardrail" not in sids(dev, "invoker-permissions")
 
 
 def test_a_guardrail_change_makes_a_new_version_and_moves_the_alias(program: RunProgram) -> None:
