@@ -50,6 +50,8 @@ from functions.invoker.guardrail import GuardrailClient
 from functions.invoker.validation import ApiResult, ChatRequest, FunctionResult, ReturnControlResults
 
 MAX_UPSTREAM_MESSAGE: Final = 300
+# One ApplyGuardrail text unit: "up to 1,000 characters" (Amazon Bedrock pricing, Guardrails).
+GUARDRAIL_INTERVAL_CHARS: Final = 1000
 
 
 class AgentRuntime(Protocol):
@@ -83,7 +85,14 @@ def chat_params(settings: Settings, session_id: str, request: ChatRequest) -> di
     }
     if settings.streaming:
         # The final answer arrives as many chunks while the model writes it, not as one at the end.
-        params["streamingConfigurations"] = {"streamFinalResponse": True}
+        streaming: dict[str, Any] = {"streamFinalResponse": True}
+        if settings.guardrail is not None:
+            # The agent applies the guardrail every applyGuardrailInterval characters, "by default
+            # ... 50" (botocore bedrock-agent-runtime StreamingConfigurations); each call bills at
+            # least one text unit of up to 1,000 characters. 1,000 is one unit per call, the size the
+            # cost model (offline/cost.py) and AgentCore's segments (agentcore.SEGMENT_CHARS) assume.
+            streaming["applyGuardrailInterval"] = GUARDRAIL_INTERVAL_CHARS
+        params["streamingConfigurations"] = streaming
     if request.return_control_results is not None:
         params["sessionState"] = session_state(request.return_control_results)
     else:

@@ -208,6 +208,22 @@ def test_classic_masked_output_streams_text_citations_and_the_intervention_line(
     assert_no_leak(classic, events)
 
 
+def test_classic_streaming_applies_the_guardrail_per_text_unit_not_every_50_characters(
+    classic: Harness,
+) -> None:
+    classic.set_env(API_STREAMING="true")
+    classic.agent.stream(es.chunk("Hi."))
+
+    lines(stream(classic, {"inputText": "hi", "sessionId": SESSION}))
+
+    # The request as it went on the wire (botocore serialized it): one ApplyGuardrail call per
+    # 1,000 characters, one billed text unit, instead of the service default of 50 characters.
+    assert classic.agent.requests[0].body["streamingConfigurations"] == {
+        "streamFinalResponse": True,
+        "applyGuardrailInterval": 1000,
+    }
+
+
 # --- AgentCore: the invoker applies the guardrail (ApplyGuardrail) around the harness ---------------
 
 
