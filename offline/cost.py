@@ -434,7 +434,7 @@ def monthly_fixed_cost(run: ProgramRun, prices: PriceTable) -> CostEstimate:
         region=region,
         price_region=prices.region,
         hours_per_month=hours,
-        read_on=prices.read_on,
+        read_on=_read_dates(prices),
         items=tuple(items),
         idle_free=idle_free,
         usage=tuple(usage_formulas(run, prices)),
@@ -764,6 +764,14 @@ def _money(value: float, *, cents: bool = False) -> str:
     text = format(Decimal(repr(value)).normalize(), "f")
     whole, _, decimals = text.partition(".")
     return f"${int(whole):,}.{decimals.ljust(2, '0')}"
+
+
+def _read_dates(prices: PriceTable) -> str:
+    """When the prices were read: one date, or the first and the last (prices added later)."""
+    dates = sorted({p.read_on for p in prices.prices.values()} | {m.read_on for m in prices.models.values()})
+    if not dates:
+        return prices.read_on
+    return dates[0] if len(dates) == 1 else f"{dates[0]} to {dates[-1]}"
 
 
 _STATUS_ORDER: Sequence[str] = ("aws", "third-party", "unverified")

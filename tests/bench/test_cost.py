@@ -122,7 +122,12 @@ def test_rendered_section_lists_items_free_resources_and_formulas(runs: dict[str
 
     assert lines[0] == "Estimated fixed monthly cost (idle): $11.80"
     assert "730 h/month" in lines[1]
-    assert "read 2026-11-21" in lines[1]
+    # The dates the prices were read, first to last (the guardrail, S3 Vectors and monitoring prices
+    # were read later than the network's).
+    dates = sorted({p.read_on for p in PRICES.prices.values()} | {m.read_on for m in PRICES.models.values()})
+    assert f"(read {dates[0]} to {dates[-1]})" in lines[1]
+    assert dates[0] == "2026-11-21"
+    assert dates[-1] >= "2026-12-02"
     assert (
         f"    + $7.30  Interface endpoint bedrock-agent-runtime: 1 ENI (1 per AZ) {TIMES} 730 h "
         f"{TIMES} $0.01/ENI-hour [third-party]" in lines
