@@ -459,7 +459,12 @@ class Progress:
 
 
 def processed(job: Mapping[str, Any]) -> tuple[int, int]:
-    """(documents dealt with, documents scanned): the bar's fraction while the job runs."""
+    """(documents dealt with, documents scanned): the bar's fraction while the job runs.
+
+    ``numberOfDocumentsScanned`` includes unchanged documents, which no other statistic counts
+    (botocore's bedrock-agent model, IngestionJobStatistics), so while a re-run over an unchanged
+    corpus runs the bar stays at 0/N; a finished job shows N/N.
+    """
     stats = _statistics(job)
     done = sum(
         stats[key]
