@@ -490,6 +490,16 @@ def load_config(
         guarded = guardrail is not None or (agent is not None and agent.guardrail_id is not None)
         _check_guardrail_endpoint(endpoint_names, runtime, guarded, read)
     knowledge_base = _read_knowledge_base(read)
+    if knowledge_base is not None and runtime == "agentcore":
+        # The AgentCore harness has no knowledge-base member (botocore bedrock-agentcore-control
+        # CreateHarness) and the program gives it no retrieval tool yet: a knowledge base there would
+        # cost money and a grounding check that can never run.
+        read.add(
+            "knowledgeBaseEnabled",
+            "agentRuntime agentcore cannot use a knowledge base yet (the harness has no retrieval "
+            "tool); set knowledgeBaseEnabled false, or agentRuntime classic to use one.",
+        )
+        knowledge_base = None
     monitoring = _read_monitoring(read)
 
     zones: Sequence[str] = ()

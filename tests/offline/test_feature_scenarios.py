@@ -40,7 +40,6 @@ PROD_KB_DETACHED = ProgramState(
     "prod", overrides={"knowledgeBaseEnabled": True, "knowledgeBaseAttached": False}
 )
 AGENTCORE = ProgramState("agentcore")
-AGENTCORE_KB = ProgramState("agentcore", overrides={"knowledgeBaseEnabled": True})
 AGENTCORE_NO_GUARDRAIL = ProgramState("agentcore", overrides={"guardrailEnabled": False})
 
 # What every definition change does after the agent's own steps: a new alias (a new version), the
@@ -292,23 +291,6 @@ TOGGLES = [
     # AgentCore has no association: the knowledge base comes and goes in one deployment each way. The
     # invoker applies the guardrail itself (ApplyGuardrail on GUARDRAIL_VERSION): it moves to the new
     # version (grounding with the knowledge base) before the old one is deleted.
-    toggle(
-        "agentcore: knowledge base on",
-        AGENTCORE,
-        AGENTCORE_KB,
-        {**each(KNOWLEDGE_BASE, CREATE), **GUARDRAIL_CHANGES, "invoker-function": UPDATE},
-        (("knowledge-index", CREATED), ("knowledge-kb", CREATED), ("knowledge-documents-source", CREATED)),
-        (("guardrail-version", NEW_COPY), ("invoker-function", UPDATED), ("guardrail-version", OLD_COPY)),
-    ),
-    toggle(
-        "agentcore: knowledge base off",
-        AGENTCORE_KB,
-        AGENTCORE,
-        {**each(KNOWLEDGE_BASE, DELETE), **GUARDRAIL_CHANGES, "invoker-function": UPDATE},
-        KB_DELETED_IN_ORDER,
-        (("guardrail-version", NEW_COPY), ("invoker-function", UPDATED), ("guardrail-version", OLD_COPY)),
-        retained=DOCUMENTS_BUCKET,
-    ),
     # --- the agent's key (agentKmsKey) --------------------------------------------------------------
     toggle(
         "dev without knowledge base: agent key on",

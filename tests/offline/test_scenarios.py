@@ -145,7 +145,12 @@ def test_scenario(scenario: Scenario) -> None:
 
 TO_AGENTCORE = ProgramState(
     # bedrock-runtime: the AgentCore invoker applies the guardrail itself (ApplyGuardrail)
-    overrides={"agentRuntime": "agentcore", "interfaceEndpoints": '["bedrock-agentcore", "bedrock-runtime"]'}
+    # no knowledge base: the harness has no retrieval tool (components/config.py refuses one on agentcore)
+    overrides={
+        "agentRuntime": "agentcore",
+        "interfaceEndpoints": '["bedrock-agentcore", "bedrock-runtime"]',
+        "knowledgeBaseEnabled": False,
+    }
 )
 
 
@@ -154,7 +159,10 @@ def test_classic_to_agentcore_builds_the_new_agent_switches_the_invoker_then_del
     print("\n".join(render(step_plan)))
     steps = {(s.type.rsplit(":", 1)[-1], s.name, s.op): s for s in step_plan.steps if s.custom}
     created = {name for kind, name, op in steps if op == CREATE}
-    deleted = {(kind, name) for kind, name, op in steps if op == DELETE}
+    deleted = {(kind, name) for kind, name, op in steps if op == DELETE and not name.startswith("knowledge-")}
+    # The knowledge base goes with the move (agentcore refuses one).
+    knowledge = {name for kind, name, op in steps if op == DELETE and name.startswith("knowledge-")}
+    assert {"knowledge-kb", "knowledge-index", "knowledge-vectors", "knowledge-documents-source"} <= knowledge
     updated = {name for kind, name, op in steps if op == UPDATE}
     assert created == {
         "agent-gateway-role",
@@ -175,7 +183,6 @@ def test_classic_to_agentcore_builds_the_new_agent_switches_the_invoker_then_del
         ("AgentAgentAlias", "agent-alias"),
         ("AgentAgentActionGroup", "agent-client-tools"),
         ("AgentAgentActionGroup", "agent-tools"),
-        # AgentCore has no agent association: the knowledge base stays, its Classic association goes.
         ("AgentAgentKnowledgeBaseAssociation", "agent-knowledge"),
         ("AgentAgent", "agent-agent"),
         ("RolePolicy", "agent-model-access"),
@@ -183,9 +190,10 @@ def test_classic_to_agentcore_builds_the_new_agent_switches_the_invoker_then_del
         ("Role", "agent-role"),
     }
     # The dashboard follows the agent (its widgets name the live alias).
-    assert updated == {"invoker-function", "monitoring-dashboard"}
+    # The guardrail loses its grounding check with the knowledge base: a new pinned version.
+    assert updated == {"invoker-function", "monitoring-dashboard", "guardrail-guardrail"}
     # The invoker's policy is written beside the old one, which goes at the end (after the move).
-    assert {name for kind, name, op in steps if op == REPLACE} == {"invoker-permissions"}
+    assert {name for kind, name, op in steps if op == REPLACE} == {"invoker-permissions", "guardrail-version"}
     harness = steps[("AgentcoreHarness", "agent-harness", CREATE)]
     endpoint = steps[("VpcEndpoint", "endpoints-bedrock-agentcore", CREATE)]
     invoker = steps[("Function", "invoker-function", UPDATE)]

@@ -99,6 +99,17 @@ def test_bad_config_fails_with_what_to_change(
     assert "nothing was created" in message
 
 
+def test_a_knowledge_base_on_agentcore_is_refused_naming_both_settings(program: RunProgram) -> None:
+    with pytest.raises(ProgramError) as caught:
+        program("agentcore", knowledgeBaseEnabled=True)
+    assert isinstance(caught.value.cause, ConfigError), caught.value.cause
+    assert caught.value.resources == [], "a bad config must not register anything"
+    message = str(caught.value.cause)
+    assert "knowledgeBaseEnabled: agentRuntime agentcore cannot use a knowledge base" in message
+    assert "set knowledgeBaseEnabled false, or agentRuntime classic" in message
+    assert "(1 problem(s))" in message
+
+
 def test_more_azs_than_the_region_offers(program: RunProgram) -> None:
     message = failure(
         program,
