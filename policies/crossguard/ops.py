@@ -94,13 +94,20 @@ def harness_guardrail_problems(stack: Stack, harness: Resource) -> Iterator[str]
         if missing:
             yield f"{function.label} invokes {harness.label} without a guardrail ({', '.join(missing)} unset)"
             continue
-        if not _may_apply_guardrail(stack, function):
-            yield f"{function.label} names a guardrail but its role may not apply it (bedrock:ApplyGuardrail)"
+        identifier = variables["GUARDRAIL_ID"]
+        if not _may_apply_guardrail(stack, function, identifier):
+            yield (
+                f"{function.label} names guardrail {identifier} but its role may not apply it "
+                "(bedrock:ApplyGuardrail on that guardrail's ARN)"
+            )
 
 
-def _may_apply_guardrail(stack: Stack, function: Resource) -> bool:
-    """Whether the function's role allows ApplyGuardrail on a named guardrail (True while one of its
-    policies is still unknown, during preview: nothing can be told yet)."""
+def _may_apply_guardrail(stack: Stack, function: Resource, identifier: object) -> bool:
+    """Whether the function's role allows ApplyGuardrail on the guardrail it names in GUARDRAIL_ID
+    (an id or an ARN; ApplyGuardrail's guardrailIdentifier takes either). True while the id or one of
+    the role's policies is still unknown, during preview: nothing can be told yet."""
+    if is_unknown(identifier):
+        return True
     for role in stack.refs(function, "role", (tokens.ROLE,)).found:
         for holder in [role, *stack.referrers(role, (tokens.ROLE_POLICY,), "role")]:
             for _, raw in identity_documents(holder):
@@ -108,10 +115,15 @@ def _may_apply_guardrail(stack: Stack, function: Resource) -> bool:
                 if parsed is None:
                     return True
                 for statement in parsed:
-                    named = any(":guardrail/" in arn for arn in statement.resources)
+                    named = any(_is_guardrail(arn, str(identifier)) for arn in statement.resources)
                     if statement.allow and statement.grants(APPLY_GUARDRAIL) and named:
                         return True
     return False
+
+
+def _is_guardrail(arn: str, identifier: str) -> bool:
+    """``arn`` is the guardrail ``identifier`` names: that ARN, or the ARN ending in ``guardrail/<id>``."""
+    return arn == identifier or (":" not in identifier and arn.endswith(f":guardrail/{identifier}"))
 
 
 def _harness_guardrails(stack: Stack, config: Config, *, production: bool) -> Iterator[tuple[str, str]]:

@@ -233,7 +233,8 @@ def test_agentcore_guardrail_is_mandatory_in_production_and_advisory_elsewhere(j
         "(GUARDRAIL_VERSION unset)"
     ]
     assert outcome.messages("agentcore-guardrail-production", denied.urn) == [
-        "Function 'denied-invoker' names a guardrail but its role may not apply it (bedrock:ApplyGuardrail)"
+        "Function 'denied-invoker' names guardrail abc123 but its role may not apply it "
+        "(bedrock:ApplyGuardrail on that guardrail's ARN)"
     ]
     # During preview the harness ARN is unknown: the invoker is still found through the dependency
     # (its role's policy names the harness, so it is unknown too: a grant cannot be judged yet).
@@ -245,3 +246,26 @@ def test_agentcore_guardrail_is_mandatory_in_production_and_advisory_elsewhere(j
     outcome = judge(dev)
     assert outcome.fired("agentcore-guardrail") == {dev_bare.urn}
     assert outcome.fired("agentcore-guardrail-production") == set()
+
+
+def test_agentcore_invoker_may_apply_exactly_the_guardrail_its_environment_names(judge: Judge) -> None:
+    prod = Graph(default_tags={"Project": "p", "Environment": "prod"})
+    by_id = _harness(prod, "by-id", _role(prod, "role-a"))
+    _guarded_invoker(prod, "by-id-invoker", by_id, GUARDED)  # grants guardrail/abc123
+    by_arn = _harness(prod, "by-arn", _role(prod, "role-b"))
+    arn = f"arn:aws:bedrock:{REGION}:{ACCOUNT}:guardrail/abc123"
+    _guarded_invoker(prod, "by-arn-invoker", by_arn, {**GUARDED, "GUARDRAIL_ID": arn})
+    other = _harness(prod, "other", _role(prod, "role-c"))
+    _guarded_invoker(prod, "other-invoker", other, {**GUARDED, "GUARDRAIL_ID": "zzz999"})
+    suffix = _harness(prod, "suffix", _role(prod, "role-d"))
+    _guarded_invoker(prod, "suffix-invoker", suffix, {**GUARDED, "GUARDRAIL_ID": "123"})
+    other_arn = _harness(prod, "other-arn", _role(prod, "role-e"))
+    _guarded_invoker(prod, "other-arn-invoker", other_arn, {**GUARDED, "GUARDRAIL_ID": arn + "x"})
+
+    outcome = judge(prod)
+
+    assert outcome.fired("agentcore-guardrail-production") == {other.urn, suffix.urn, other_arn.urn}
+    assert outcome.messages("agentcore-guardrail-production", other.urn) == [
+        "Function 'other-invoker' names guardrail zzz999 but its role may not apply it "
+        "(bedrock:ApplyGuardrail on that guardrail's ARN)"
+    ]
