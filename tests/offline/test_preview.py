@@ -13,7 +13,7 @@ import pytest
 
 from offline.analyzer import PolicyAnalyzer
 from offline.engine import REPO_ROOT
-from offline.preview import EXIT_POLICY, EXIT_PROGRAM, PreviewResult, display_type, preview, render
+from offline.preview import EXIT_POLICY, EXIT_PROGRAM, PreviewResult, display_type, main, preview, render
 
 
 @pytest.fixture(scope="module")
@@ -97,6 +97,7 @@ def test_tree_groups_resources_under_their_components(analyzer: PolicyAnalyzer) 
 
 
 def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
+    """`python -m offline preview ARGS` as a user runs it: a new interpreter, from the project folder."""
     return subprocess.run(
         [sys.executable, "-m", "offline", "preview", *args],
         cwd=REPO_ROOT,
@@ -125,9 +126,13 @@ def test_cli_fails_a_stack_file_that_turns_api_auth_off(tmp_path: Path) -> None:
     assert {m["inputs"]["authorization"] for m in methods} == {"NONE"}
 
 
-def test_cli_reports_a_bad_config_without_a_traceback(tmp_path: Path) -> None:
+def test_cli_reports_a_bad_config_without_a_traceback(
+    tmp_path: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
+    # In this process (main with the terminal's streams): the subprocess test above runs the real CLI.
     (tmp_path / "Pulumi.broken.yaml").write_text("config:\n  aws:region: us-east-7\n")
-    done = run_cli("--stack", "broken", "--stack-config-dir", str(tmp_path))
-    assert done.returncode == EXIT_PROGRAM
-    assert "'us-east-7' does not offer Amazon Bedrock Agents" in done.stderr
-    assert "Traceback" not in done.stderr
+    code = main(["--stack", "broken", "--stack-config-dir", str(tmp_path)], sys.stdout, sys.stderr)
+    stderr = capfd.readouterr().err
+    assert code == EXIT_PROGRAM
+    assert "'us-east-7' does not offer Amazon Bedrock Agents" in stderr
+    assert "Traceback" not in stderr

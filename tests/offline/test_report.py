@@ -14,7 +14,7 @@ import pytest
 import components.api
 from offline.analyzer import PolicyAnalyzer
 from offline.engine import REPO_ROOT
-from offline.preview import EXIT_PROGRAM, PreviewResult, preview, render_report
+from offline.preview import EXIT_PROGRAM, PreviewResult, main, preview, render_report
 from offline.report import entries
 from policies.crossguard import tokens as t
 from tests.policies.baseline import build
@@ -147,15 +147,15 @@ def test_root_cause_first_nat_route_one_entry_each(analyzer: PolicyAnalyzer) -> 
     assert order.index("no-route-out-of-vpc") < order.index("lambda-private-subnets-only")
 
 
-def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "offline", "preview", *args],
-        cwd=REPO_ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+def run_cli(capfd: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
+    """`python -m offline preview ARGS`, in this process: its exit code, stdout and stderr as the
+    terminal gets them (captured at the file descriptors, so asyncio's logger and any other writer to
+    the terminal are in them too). The exit-time noise of a real process is
+    test_a_function_schema_error_ends_without_a_traceback's and tests/offline/test_preview.py's."""
+    capfd.readouterr()
+    code = main(list(args), sys.stdout, sys.stderr)
+    captured = capfd.readouterr()
+    return code, captured.out, captured.err
 
 
 @pytest.mark.parametrize(
@@ -168,17 +168,17 @@ def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
     ],
 )
 def test_a_policy_config_schema_error_ends_with_one_message(
-    tmp_path: Path, content: str, expected: str
+    tmp_path: Path, capfd: pytest.CaptureFixture[str], content: str, expected: str
 ) -> None:
     config = tmp_path / "policy-config.json"
     config.write_text(content)
-    done = run_cli("--stack", "dev", "--policy-pack-config", str(config))
-    assert done.returncode == EXIT_PROGRAM
-    assert done.stderr.startswith("error: invalid --policy-pack-config:"), done.stderr
-    assert expected in done.stderr
-    assert "Traceback" not in done.stderr
-    assert "asyncio" not in done.stderr
-    assert done.stderr.count("\n") == 1, done.stderr
+    code, _, stderr = run_cli(capfd, "--stack", "dev", "--policy-pack-config", str(config))
+    assert code == EXIT_PROGRAM
+    assert stderr.startswith("error: invalid --policy-pack-config:"), stderr
+    assert expected in stderr
+    assert "Traceback" not in stderr
+    assert "asyncio" not in stderr
+    assert stderr.count("\n") == 1, stderr
 
 
 def test_a_function_schema_error_ends_without_a_traceback() -> None:
