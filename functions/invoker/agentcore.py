@@ -410,8 +410,9 @@ class AgentCoreBackend(BackendBase[HarnessClient]):
         stats: StreamStats,
     ) -> Iterator[Event]:
         """The user's text checked (``INPUT``) before the harness sees it, the answer (``OUTPUT``) before
-        the caller does. The client's tool results of a returned-control turn are not user input and
-        are not checked; the text of the turn they continue is."""
+        the caller does. A returned-control turn's result bodies are the caller's free text reaching
+        the model, so each is checked as ``INPUT`` too (prompt-attack filters judge inputs only): a
+        blocked body is answered like a blocked prompt, a masked one goes on masked."""
         if chat.return_control_results is None:
             checked = self._check(
                 guardrail, "INPUT", chat.input_text or "", deadline, stats, before_answer=True
@@ -422,6 +423,19 @@ class AgentCoreBackend(BackendBase[HarnessClient]):
                     yield TextChunk(checked.text)  # the guardrail's blocked-input message
                     return
                 params = {**params, "messages": [{"role": "user", "content": [{"text": checked.text}]}]}
+        else:
+            blocks = params["messages"][0]["content"]
+            for block, item in zip(blocks, chat.return_control_results.results, strict=True):
+                if not item.body:
+                    continue  # nothing of the caller's reaches the model but a fixed placeholder
+                checked = self._check(guardrail, "INPUT", item.body, deadline, stats, before_answer=True)
+                if checked.intervention is None:
+                    continue
+                yield stats.intervened(checked.intervention)
+                if checked.blocked:
+                    yield TextChunk(checked.text)
+                    return
+                block["toolResult"]["content"] = [{"text": checked.text}]
         segments = SEGMENT_CHARS if self._settings.streaming else None
         yield from self._checked_output(
             guardrail, self._harness(params, deadline, stats), segments, deadline, stats

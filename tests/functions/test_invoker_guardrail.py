@@ -356,23 +356,56 @@ def test_agentcore_text_before_a_returned_control_is_checked_first(
     assert guardrail.texts() == ["time?", "Let me check."]
 
 
-def test_agentcore_returned_tool_results_are_not_checked_as_user_input(
+RESULTS = {
+    "sessionId": SESSION,
+    "returnControlResults": {
+        "invocationId": "tooluse:tooluse_a,tooluse_b",
+        "results": [
+            {"actionGroup": "client_tools", "function": "get_local_time", "body": "12:00"},
+            {"actionGroup": "client_tools", "function": "lookup", "body": "Mail a@b.example"},
+        ],
+    },
+}
+
+
+def test_agentcore_returned_tool_results_are_checked_as_input_and_masked_ones_sent_masked(
     core: tuple[Harness, FakeGuardrail],
 ) -> None:
     h, guardrail = core
+    guardrail.answer(passed(), intervened("Mail {EMAIL}", **PII_MASKED))
     h.agent.stream(*text("It is noon."), stop("end_turn"))
 
-    h.chat(
-        {
-            "sessionId": SESSION,
-            "returnControlResults": {
-                "invocationId": "tooluse:tooluse_a",
-                "results": [{"actionGroup": "client_tools", "function": "get_local_time", "body": "12:00"}],
-            },
-        }
-    )
+    response = h.chat(RESULTS)
 
-    assert guardrail.sources() == ["OUTPUT"]
+    assert response.status == 200
+    assert response.json()["completion"] == "It is noon."
+    assert response.json()["guardrailInterventions"] == [
+        {"source": "INPUT", "action": "ANONYMIZED", "policies": ["sensitiveInformation"], **INTERVENTION}
+    ]
+    assert guardrail.sources() == ["INPUT", "INPUT", "OUTPUT"]
+    assert guardrail.texts()[:2] == ["12:00", "Mail a@b.example"]
+    (invoke,) = h.agent.requests
+    results = [block["toolResult"] for block in invoke.body["messages"][0]["content"]]
+    assert [(r["toolUseId"], r["content"]) for r in results] == [
+        ("tooluse_a", [{"text": "12:00"}]),
+        ("tooluse_b", [{"text": "Mail {EMAIL}"}]),
+    ]
+    assert_no_leak(h, response.json())
+
+
+def test_agentcore_a_blocked_tool_result_is_answered_like_a_blocked_input(
+    core: tuple[Harness, FakeGuardrail],
+) -> None:
+    h, guardrail = core
+    guardrail.answer(passed(), intervened(BLOCKED_INPUT, **CONTENT_BLOCKED))
+
+    response = h.chat(RESULTS)
+
+    assert response.status == 200
+    assert response.json() == BLOCKED_INPUT_ANSWER
+    assert h.agent.requests == []  # InvokeHarness was never called
+    assert guardrail.sources() == ["INPUT", "INPUT"]
+    assert_no_leak(h, response.json())
 
 
 def test_agentcore_guardrail_failure_on_input_is_a_502_and_the_harness_is_not_called(
