@@ -511,7 +511,9 @@ class AgentCoreBackend(BackendBase[HarnessClient]):
         verdicts: list[Checked] = []
 
         def attempt() -> Iterator[Event]:
-            client = guardrails(attempt_read_timeout(deadline, self._settings))
+            if deadline.expired():
+                raise deadline_exceeded()
+            client = guardrails(guardrail_read_timeout(deadline, self._settings))
             verdicts.append(_apply(client, guardrail, source, text, deadline))
             return iter(())
 
@@ -535,6 +537,18 @@ class AgentCoreBackend(BackendBase[HarnessClient]):
 SEGMENT_CHARS: Final = (200, 1000)
 _SENTENCE_END = re.compile(r"[.!?\n][\"')\]]*\s+")
 _WHITESPACE = re.compile(r"\s+")
+
+
+# ApplyGuardrail on at most one text unit answers in well under a second: one fixed, short read
+# timeout, so every check of every turn uses the same client (a client's timeout is fixed, and the
+# remaining budget in whole seconds would be a new client almost every check). _apply checks the
+# deadline after each call; only within the last seconds of the budget is the timeout shorter.
+GUARDRAIL_READ_TIMEOUT_S: Final = 5.0
+
+
+def guardrail_read_timeout(deadline: Deadline, settings: Settings) -> float:
+    """``GUARDRAIL_READ_TIMEOUT_S``, or the attempt's whole seconds left when fewer (1 to 4)."""
+    return min(GUARDRAIL_READ_TIMEOUT_S, attempt_read_timeout(deadline, settings))
 
 
 def sentence_cut(text: str) -> int:

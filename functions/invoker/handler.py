@@ -54,18 +54,21 @@ class Runtime:
 
 
 # Clients by (backend, read timeout): a client's timeouts are fixed, and each attempt's socket reads
-# must end before its deadline. The first attempt of every request asks for the same timeout.
+# must end before its deadline. The first attempt of every request asks for the same timeout, and
+# ApplyGuardrail always for the same one (agentcore.guardrail_read_timeout).
 _clients: dict[tuple[str, float], Any] = {}
 MAX_CLIENTS = 4
 
 
 def _cached(key: tuple[str, float], create: Callable[[], Any]) -> Any:
-    """One client per service, read timeout and execution environment, created on first use."""
-    client = _clients.get(key)
+    """One client per service, read timeout and execution environment, created on first use; the
+    least recently used goes when the cache is full (a retry's timeout, rarely needed again)."""
+    client = _clients.pop(key, None)
     if client is None:
         if len(_clients) >= MAX_CLIENTS:
-            del _clients[next(iter(_clients))]  # the oldest: a retry's timeout, rarely needed again
-        client = _clients[key] = create()
+            del _clients[next(iter(_clients))]
+        client = create()
+    _clients[key] = client  # the most recently used is last
     return client
 
 

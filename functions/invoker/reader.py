@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import binascii
 import contextlib
+import functools
 import json
 import struct
 import threading
@@ -50,6 +51,15 @@ class AgentStreamError(Exception):
 CONNECT_TIMEOUT_S: Final = 2.0
 
 
+@functools.cache
+def shared_session() -> Any:
+    """The execution environment's one boto3 Session: every client made from it shares its loaded
+    service models and credential resolution (a new Session per client loads them again)."""
+    import boto3
+
+    return boto3.session.Session()
+
+
 def new_client(
     service: str,
     read_timeout_s: float,
@@ -61,9 +71,8 @@ def new_client(
     """A boto3 client of ``service`` whose only retry loop is the backend's (``budget.with_retries``:
     ``total_max_attempts=1`` turns botocore's off), with the responses of the ``checked`` operations
     checked here (``install``). ``read_timeout_s`` bounds one socket read (the backend picks a client
-    whose timeout fits the attempt's budget); ``boto3`` is imported here, lazily, keeping ~190 ms of
-    imports out of the handler module."""
-    import boto3
+    whose timeout fits the attempt's budget); ``boto3`` is imported lazily (``shared_session``),
+    keeping ~190 ms of imports out of the handler module."""
     from botocore.config import Config
 
     config = Config(
@@ -72,7 +81,7 @@ def new_client(
         retries={"total_max_attempts": 1, "mode": "standard"},
         tcp_keepalive=True,
     )
-    factory = session if session is not None else boto3.session.Session()
+    factory = session if session is not None else shared_session()
     client = factory.client(service, config=config, endpoint_url=endpoint_url)
     for operation in checked:
         install(client, operation)

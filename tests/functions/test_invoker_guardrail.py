@@ -6,14 +6,19 @@ line), never an error, and never carries the blocked text or what the assessment
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
+from collections.abc import Callable
 from typing import Any, cast
 
 import pytest
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from components.monitoring import SUMMARY_MESSAGE, metric_filter_specs
+from functions.invoker import backend as backend_module
+from functions.invoker import guardrail as guardrail_module
+from functions.invoker import handler as handler_module
 from functions.invoker import streaming
 from functions.invoker.runtime import StreamedResponse
 from tests.functions import eventstream as es
@@ -497,3 +502,84 @@ def test_agentcore_blocked_input_over_ndjson_is_a_200_stream(core: tuple[Harness
     ]
     assert h.agent.requests == []
     assert h.logs.summary()["guardrail_intervened"] is True
+
+
+# --- the clients a warm execution environment keeps ------------------------------------------------
+
+
+def test_agentcore_a_multi_turn_guarded_run_builds_one_client_per_service(
+    core: tuple[Harness, FakeGuardrail], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each new client is a model load and a TLS handshake: the ApplyGuardrail checks after the
+    harness ran (at a different remaining budget each turn) reuse one client, and the harness's stays."""
+    h, guardrail = core
+    created: list[str] = []
+
+    def harness_client(settings: object, read_timeout_s: float) -> Any:
+        created.append(f"harness {read_timeout_s:g}s")
+        return h.agent.client
+
+    def guardrail_client(read_timeout_s: float) -> Any:
+        created.append(f"guardrail {read_timeout_s:g}s")
+        return guardrail.client
+
+    monkeypatch.setattr(handler_module, "_clients", {})
+    monkeypatch.setattr(backend_module, "create_client", harness_client)
+    monkeypatch.setattr(guardrail_module, "create_client", guardrail_client)
+    runtime = dataclasses.replace(
+        handler_module.RUNTIME,
+        client=handler_module._shared_client,
+        guardrail_client=handler_module._shared_guardrail_client,
+    )
+    monkeypatch.setattr(handler_module, "RUNTIME", runtime)
+
+    for turn in range(6):
+        # The harness takes a different time each turn: the checks after it see other budgets.
+        h.agent.stream(h.clock.advance(1.3 * (turn + 1)), *text("Fine."), stop("end_turn"))
+        assert h.chat({"inputText": "hi", "sessionId": SESSION}).json()["completion"] == "Fine."
+
+    assert guardrail.sources() == ["INPUT", "OUTPUT"] * 6
+    (first, second) = created  # one of each, created once
+    assert first == "guardrail 5s"
+    assert second.startswith("harness ")
+
+
+def test_the_client_cache_evicts_the_least_recently_used(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(handler_module, "_clients", {})
+    made: list[str] = []
+
+    def create(key: str) -> Callable[[], str]:
+        def make() -> str:
+            made.append(key)
+            return key
+
+        return make
+
+    for key in ("a", "b", "c", "d", "a", "e", "a", "b"):
+        handler_module._cached((key, 1.0), create(key))
+    # "a" was used again before "e" came, so "b" (the least recently used) made room for it.
+    assert made == ["a", "b", "c", "d", "e", "b"]
+
+
+def test_clients_without_a_session_share_one(monkeypatch: pytest.MonkeyPatch) -> None:
+    import boto3.session
+
+    from functions.invoker import reader
+
+    sessions: list[object] = []
+
+    class CountedSession(boto3.session.Session):
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, **kwargs)
+            sessions.append(self)
+
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    monkeypatch.setattr(boto3.session, "Session", CountedSession)
+    reader.shared_session.cache_clear()
+    try:
+        reader.new_client("bedrock-runtime", 5.0)
+        reader.new_client("bedrock-agentcore", 28.0)
+        reader.new_client("bedrock-runtime", 3.0)
+    finally:
+        reader.shared_session.cache_clear()
+    assert len(sessions) == 1
