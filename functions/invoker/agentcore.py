@@ -453,7 +453,7 @@ class AgentCoreBackend(BackendBase[HarnessClient]):
         or in segments of ``segments`` characters cut at a sentence end (streaming, docs/streaming.md).
         A blocked segment ends the turn with the guardrail's message; text already sent stays sent."""
         held = ""
-        threshold = segments[0] if segments is not None else None
+        threshold, limit = segments if segments is not None else (0, 0)
         try:
             for event in events:
                 if isinstance(event, Usage):
@@ -461,13 +461,13 @@ class AgentCoreBackend(BackendBase[HarnessClient]):
                     continue
                 if isinstance(event, TextChunk):
                     held += event.text
-                    if segments is None or threshold is None or len(held) < threshold:
-                        continue
-                    cut = sentence_cut(held)
-                    segment, held = held[:cut], held[cut:]
-                    threshold = segments[1]
-                    if (yield from self._release(guardrail, segment, deadline, stats)):
-                        return
+                    # A large chunk may hold several segments; none is longer than ``limit``.
+                    while segments is not None and len(held) >= threshold:
+                        cut = sentence_cut(held, limit)
+                        segment, held = held[:cut], held[cut:]
+                        threshold = limit
+                        if (yield from self._release(guardrail, segment, deadline, stats)):
+                            return
                     continue
                 # returnControl (and any event to come): everything said before it goes first
                 segment, held = held, ""
@@ -537,6 +537,30 @@ class AgentCoreBackend(BackendBase[HarnessClient]):
 SEGMENT_CHARS: Final = (200, 1000)
 _SENTENCE_END = re.compile(r"[.!?\n][\"')\]]*\s+")
 _WHITESPACE = re.compile(r"\s+")
+# A period after these (or after a single capital, an initial) does not end the sentence.
+_ABBREVIATIONS: Final = frozenset(
+    {"mr", "mrs", "ms", "dr", "st", "jr", "sr", "prof", "mt", "vs", "e.g", "i.e", "cf", "approx"}
+)
+
+
+def sentence_cut(text: str, limit: int) -> int:
+    """Where to cut held text so the segment is at most ``limit`` characters: after its last sentence
+    end there, else its last whitespace there, else at ``limit`` (or its end, when shorter)."""
+    sentence_ends = [m.end() for m in _SENTENCE_END.finditer(text) if not _after_abbreviation(text, m)]
+    spaces = [m.end() for m in _WHITESPACE.finditer(text)]
+    for ends in (sentence_ends, spaces):
+        fitting = [end for end in ends if end <= limit]
+        if fitting:
+            return fitting[-1]
+    return min(len(text), limit)
+
+
+def _after_abbreviation(text: str, match: re.Match[str]) -> bool:
+    if text[match.start()] != ".":
+        return False
+    words = text[max(0, match.start() - 12) : match.start()].split()
+    word = words[-1].lstrip("(\"'[") if words else ""
+    return word.lower() in _ABBREVIATIONS or (len(word) == 1 and word.isupper())
 
 
 # ApplyGuardrail on at most one text unit answers in well under a second: one fixed, short read
@@ -549,15 +573,6 @@ GUARDRAIL_READ_TIMEOUT_S: Final = 5.0
 def guardrail_read_timeout(deadline: Deadline, settings: Settings) -> float:
     """``GUARDRAIL_READ_TIMEOUT_S``, or the attempt's whole seconds left when fewer (1 to 4)."""
     return min(GUARDRAIL_READ_TIMEOUT_S, attempt_read_timeout(deadline, settings))
-
-
-def sentence_cut(text: str) -> int:
-    """Where to cut held text: after its last sentence end, else its last whitespace, else its end."""
-    for pattern in (_SENTENCE_END, _WHITESPACE):
-        ends = [match.end() for match in pattern.finditer(text)]
-        if ends:
-            return ends[-1]
-    return len(text)
 
 
 def guardrail_unavailable(upstream: str) -> ApiError:

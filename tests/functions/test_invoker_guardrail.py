@@ -16,10 +16,10 @@ import pytest
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from components.monitoring import SUMMARY_MESSAGE, metric_filter_specs
+from functions.invoker import agentcore, streaming
 from functions.invoker import backend as backend_module
 from functions.invoker import guardrail as guardrail_module
 from functions.invoker import handler as handler_module
-from functions.invoker import streaming
 from functions.invoker.runtime import StreamedResponse
 from tests.functions import eventstream as es
 from tests.functions.harness_fakes import (
@@ -583,3 +583,50 @@ def test_clients_without_a_session_share_one(monkeypatch: pytest.MonkeyPatch) ->
     finally:
         reader.shared_session.cache_clear()
     assert len(sessions) == 1
+
+
+# --- where a streamed answer is cut into segments ---------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "limit", "cut"),
+    [
+        ("One. Two. Three", 1000, len("One. Two. ")),
+        # the last sentence end that fits, not the last one held
+        ("A" * 900 + ". " + "B" * 300 + ". tail", 1000, 902),
+        # no sentence end fits: the last space that does, else the limit itself
+        ("A" * 1100 + ". x", 1000, 1000),
+        ("word " * 250, 1000, 1000),
+        ("short", 1000, 5),
+        # a period after a common abbreviation or an initial is no sentence end
+        ("Ask Mr. Smith. Then Dr. Who", 1000, len("Ask Mr. Smith. ")),
+        (
+            "Go to St. Mary's, e.g. the chapel, i.e. here",
+            1000,
+            len("Go to St. Mary's, e.g. the chapel, i.e. "),
+        ),
+        ("Call J. Doe now", 1000, len("Call J. Doe ")),
+    ],
+)
+def test_a_segment_is_cut_at_the_last_sentence_end_within_one_text_unit(
+    text: str, limit: int, cut: int
+) -> None:
+    assert agentcore.sentence_cut(text, limit) == cut
+
+
+def test_agentcore_a_long_streamed_chunk_is_checked_in_segments_of_at_most_one_text_unit(
+    core: tuple[Harness, FakeGuardrail],
+) -> None:
+    h, guardrail = core
+    h.set_env(API_STREAMING="true")
+    sentence = "This sentence is forty characters long. "
+    answer = sentence * 60  # 2,400 characters in one chunk
+    h.agent.stream(*text(answer), stop("end_turn"))
+
+    events = lines(stream(h, {"inputText": "go", "sessionId": SESSION}))
+
+    checked = guardrail.texts()[1:]
+    assert "".join(checked) == answer
+    assert [len(segment) for segment in checked] == [1000, 1000, 400]  # one text unit each
+    assert all(segment.endswith(". ") for segment in checked)
+    assert "".join(e["text"] for e in events if e["type"] == "chunk") == answer
