@@ -199,6 +199,12 @@ class BedrockAgent(pulumi.ComponentResource):
         if self._args.kms_key is not None:
             # InvokeAgent on an agent with a customer-managed key: the caller must be allowed to use the
             # key for that agent ("Encryption of agent resources", Bedrock user guide).
+            # The guardrail the stack encrypts with the same key needs nothing more here: the agent
+            # applies it with its service role ("If you are using guardrails with an agent, attach
+            # the permissions to a service role with permissions to create and manage agents", "Set
+            # up permissions to use guardrails", guardrails-permissions.html), and that role holds
+            # kms:Decrypt on the key (agent_role_policy, UseTheAgentKey). The invoker never calls
+            # ApplyGuardrail on Classic, so it needs no decrypt beyond this agent-scoped one.
             statements.append(
                 key_use_statement(
                     "UseTheAgentKeyForThisAgent",
