@@ -49,7 +49,7 @@ from functions.invoker.classic import classify as classic_classify
 from functions.invoker.config import Guardrail, Settings
 from functions.invoker.errors import ApiError
 from functions.invoker.events import Event, ReturnControl, StreamStats, TextChunk, Usage
-from functions.invoker.guardrail import Checked, GuardrailClient, check
+from functions.invoker.guardrail import GUARDRAIL_READ_TIMEOUT_S, Checked, GuardrailClient, check
 from functions.invoker.validation import ApiResult, ChatRequest, FunctionResult, ReturnControlResults
 
 SESSION_PREFIX: Final = "api-"  # + 64 hex digits: 68 characters, inside 33..100
@@ -412,7 +412,10 @@ class AgentCoreBackend(BackendBase[HarnessClient]):
         """The user's text checked (``INPUT``) before the harness sees it, the answer (``OUTPUT``) before
         the caller does. A returned-control turn's result bodies are the caller's free text reaching
         the model, so each is checked as ``INPUT`` too (prompt-attack filters judge inputs only): a
-        blocked body is answered like a blocked prompt, a masked one goes on masked."""
+        masked body goes on masked; a blocked one goes on as a failed tool result carrying the
+        guardrail's message instead of the body. The harness still gets one ``toolResult`` per
+        ``toolUse`` it is waiting for: without them its session would hold an unanswered tool use and
+        refuse the caller's next text turn (Converse requires a result for every tool use)."""
         if chat.return_control_results is None:
             checked = self._check(
                 guardrail, "INPUT", chat.input_text or "", deadline, stats, before_answer=True
@@ -432,10 +435,9 @@ class AgentCoreBackend(BackendBase[HarnessClient]):
                 if checked.intervention is None:
                     continue
                 yield stats.intervened(checked.intervention)
-                if checked.blocked:
-                    yield TextChunk(checked.text)
-                    return
                 block["toolResult"]["content"] = [{"text": checked.text}]
+                if checked.blocked:
+                    block["toolResult"]["status"] = "error"
         segments = SEGMENT_CHARS if self._settings.streaming else None
         yield from self._checked_output(
             guardrail, self._harness(params, deadline, stats), segments, deadline, stats
@@ -561,13 +563,6 @@ def _after_abbreviation(text: str, match: re.Match[str]) -> bool:
     words = text[max(0, match.start() - 12) : match.start()].split()
     word = words[-1].lstrip("(\"'[") if words else ""
     return word.lower() in _ABBREVIATIONS or (len(word) == 1 and word.isupper())
-
-
-# ApplyGuardrail on at most one text unit answers in well under a second: one fixed, short read
-# timeout, so every check of every turn uses the same client (a client's timeout is fixed, and the
-# remaining budget in whole seconds would be a new client almost every check). _apply checks the
-# deadline after each call; only within the last seconds of the budget is the timeout shorter.
-GUARDRAIL_READ_TIMEOUT_S: Final = 5.0
 
 
 def guardrail_read_timeout(deadline: Deadline, settings: Settings) -> float:

@@ -50,8 +50,11 @@ from functions.invoker.guardrail import GuardrailClient
 from functions.invoker.validation import ApiResult, ChatRequest, FunctionResult, ReturnControlResults
 
 MAX_UPSTREAM_MESSAGE: Final = 300
-# One ApplyGuardrail text unit: "up to 1,000 characters" (Amazon Bedrock pricing, Guardrails).
-GUARDRAIL_INTERVAL_CHARS: Final = 1000
+# One ApplyGuardrail text unit is "up to 1,000 characters" (Amazon Bedrock pricing, Guardrails), but
+# the agent's chunks have "at least" applyGuardrailInterval characters "except for the last"
+# (botocore StreamingConfigurations: interval 3 gives 'I am'), so 1,000 would often bill two units.
+# 900 leaves the model's next token or word room to end a chunk within one unit.
+GUARDRAIL_INTERVAL_CHARS: Final = 900
 
 
 class AgentRuntime(Protocol):
@@ -89,8 +92,9 @@ def chat_params(settings: Settings, session_id: str, request: ChatRequest) -> di
         if settings.guardrail is not None:
             # The agent applies the guardrail every applyGuardrailInterval characters, "by default
             # ... 50" (botocore bedrock-agent-runtime StreamingConfigurations); each call bills at
-            # least one text unit of up to 1,000 characters. 1,000 is one unit per call, the size the
-            # cost model (offline/cost.py) and AgentCore's segments (agentcore.SEGMENT_CHARS) assume.
+            # least one text unit of up to 1,000 characters. GUARDRAIL_INTERVAL_CHARS keeps a call to
+            # about one unit, the size the cost model (offline/cost.py) and AgentCore's segments
+            # (agentcore.SEGMENT_CHARS) assume.
             streaming["applyGuardrailInterval"] = GUARDRAIL_INTERVAL_CHARS
         params["streamingConfigurations"] = streaming
     if request.return_control_results is not None:

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, Final, Protocol
 
 from functions.invoker import reader
 from functions.invoker.config import Guardrail
@@ -29,6 +29,13 @@ class GuardrailClient(Protocol):
     """The slice of the ``bedrock-runtime`` client this function uses."""
 
     def apply_guardrail(self, **kwargs: Any) -> Mapping[str, Any]: ...
+
+
+# ApplyGuardrail on at most one text unit answers in well under a second: one fixed, short read
+# timeout, so every check of every turn uses the same client (a client's timeout is fixed, and the
+# remaining budget in whole seconds would be a new client almost every check). The backend checks the
+# deadline after each call; only within the last seconds of the budget is the timeout shorter.
+GUARDRAIL_READ_TIMEOUT_S: Final = 5.0
 
 
 def create_client(

@@ -80,7 +80,11 @@ def _shared_client(settings: Settings, read_timeout_s: float) -> Any:
 
 
 def _shared_guardrail_client(read_timeout_s: float) -> Any:
-    """``bedrock-runtime`` clients for ``ApplyGuardrail``."""
+    """``bedrock-runtime`` clients for ``ApplyGuardrail``: the one of the usual timeout is kept; one
+    of the last seconds of a budget (a shorter timeout each second) is used once, so it never
+    pushes the backend's client out of the cache."""
+    if read_timeout_s < guardrail.GUARDRAIL_READ_TIMEOUT_S:
+        return guardrail.create_client(read_timeout_s)
     return _cached(("guardrail", read_timeout_s), lambda: guardrail.create_client(read_timeout_s))
 
 

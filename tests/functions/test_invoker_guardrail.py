@@ -225,7 +225,7 @@ def test_classic_streaming_applies_the_guardrail_per_text_unit_not_every_50_char
     # 1,000 characters, one billed text unit, instead of the service default of 50 characters.
     assert classic.agent.requests[0].body["streamingConfigurations"] == {
         "streamFinalResponse": True,
-        "applyGuardrailInterval": 1000,
+        "applyGuardrailInterval": 900,
     }
 
 
@@ -396,21 +396,34 @@ def test_agentcore_returned_tool_results_are_checked_as_input_and_masked_ones_se
         ("tooluse_b", [{"text": "Mail {EMAIL}"}]),
     ]
     assert_no_leak(h, response.json())
+    assert "a@b.example" not in h.logs.text
 
 
-def test_agentcore_a_blocked_tool_result_is_answered_like_a_blocked_input(
+def test_agentcore_a_blocked_tool_result_reaches_the_harness_as_a_failed_result_with_the_guardrails_message(
     core: tuple[Harness, FakeGuardrail],
 ) -> None:
     h, guardrail = core
     guardrail.answer(passed(), intervened(BLOCKED_INPUT, **CONTENT_BLOCKED))
+    h.agent.stream(*text("I could not use that result."), stop("end_turn"))
 
     response = h.chat(RESULTS)
 
     assert response.status == 200
-    assert response.json() == BLOCKED_INPUT_ANSWER
-    assert h.agent.requests == []  # InvokeHarness was never called
-    assert guardrail.sources() == ["INPUT", "INPUT"]
-    assert_no_leak(h, response.json())
+    body = response.json()
+    assert body["completion"] == "I could not use that result."
+    assert body["guardrailInterventions"] == BLOCKED_INPUT_ANSWER["guardrailInterventions"]
+    assert guardrail.sources() == ["INPUT", "INPUT", "OUTPUT"]
+    # Every tool use the harness waits for is answered (its session stays usable); the blocked body
+    # never reaches it, only the guardrail's message, as a failed result.
+    (invoke,) = h.agent.requests
+    results = [block["toolResult"] for block in invoke.body["messages"][0]["content"]]
+    assert [(r["toolUseId"], r["content"], r["status"]) for r in results] == [
+        ("tooluse_a", [{"text": "12:00"}], "success"),
+        ("tooluse_b", [{"text": BLOCKED_INPUT}], "error"),
+    ]
+    assert "a@b.example" not in json.dumps(invoke.body)
+    assert_no_leak(h, body)
+    assert "a@b.example" not in h.logs.text
 
 
 def test_agentcore_guardrail_failure_on_input_is_a_502_and_the_harness_is_not_called(
@@ -542,6 +555,20 @@ def test_agentcore_a_multi_turn_guarded_run_builds_one_client_per_service(
     (first, second) = created  # one of each, created once
     assert first == "guardrail 5s"
     assert second.startswith("harness ")
+
+
+def test_guardrail_clients_of_a_budgets_last_seconds_are_not_kept(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(handler_module, "_clients", {})
+    monkeypatch.setattr(
+        guardrail_module, "create_client", lambda read_timeout_s: f"guardrail {read_timeout_s:g}s"
+    )
+    handler_module._cached(("agentcore", 27.0), lambda: "harness")
+
+    for timeout in (5.0, 4.0, 3.0, 2.0, 1.0, 5.0):
+        handler_module._shared_guardrail_client(timeout)
+
+    # The harness client stays; only the usual guardrail client is kept beside it.
+    assert handler_module._clients == {("agentcore", 27.0): "harness", ("guardrail", 5.0): "guardrail 5s"}
 
 
 def test_the_client_cache_evicts_the_least_recently_used(monkeypatch: pytest.MonkeyPatch) -> None:
