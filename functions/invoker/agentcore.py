@@ -641,31 +641,11 @@ def _invoke(
     stats.upstream_request_id = request_id if isinstance(request_id, str) else None
     stream: Iterable[Mapping[str, Any]] = response.get("stream") or ()
     translator = _Translator(stats, tool_groups)
-    members = iter(stream)
-    finished = False
-    try:
-        if deadline.expired():
-            raise deadline_exceeded()
-        while True:
-            try:
-                member = next(members)
-            except StopIteration:
-                break
-            except ApiError:
-                raise
-            except Exception as exc:
-                mapped = classify(exc, acted=translator.acted)
-                raise (mapped if mapped is not None else bad_response(type(exc).__name__)) from exc
-            if deadline.expired():
-                raise deadline_exceeded()
+
+    def unreadable(exc: Exception) -> Exception:
+        return classify(exc, acted=translator.acted) or bad_response(type(exc).__name__)
+
+    with contextlib.closing(reader.read_members(stream, deadline, unreadable)) as members:
+        for member in members:
             yield from translator.events(member)
-        if deadline.expired():
-            raise deadline_exceeded()
-        yield from translator.finish()
-        finished = True
-    finally:
-        if not finished:
-            close = getattr(stream, "close", None)
-            if callable(close):
-                with contextlib.suppress(Exception):
-                    close()
+    yield from translator.finish()

@@ -31,7 +31,6 @@ from functions.invoker.budget import (
     Deadline,
     RetryableThrottleError,
     Retrying,
-    deadline_exceeded,
     with_retries,
 )
 from functions.invoker.config import Guardrail, Settings
@@ -618,35 +617,13 @@ def _attempt(
     stats.upstream_request_id = request_id if isinstance(request_id, str) else None
     stream: Iterable[Mapping[str, Any]] = response.get("completion") or ()
     translator = _Translator(stats, guardrail)
-    members = iter(stream)
-    finished = False
-    try:
-        if deadline.expired():
-            raise deadline_exceeded()
-        while True:
-            try:
-                member = next(members)
-            except StopIteration:
-                break
-            except ApiError:
-                raise
-            except Exception as exc:
-                mapped = classify(exc, acted=translator.acted)
-                raise (mapped if mapped is not None else bad_response(type(exc).__name__)) from exc
-            if deadline.expired():  # the event arrived too late to be part of an answer
-                raise deadline_exceeded()
+
+    def unreadable(exc: Exception) -> Exception:
+        return classify(exc, acted=translator.acted) or bad_response(type(exc).__name__)
+
+    with contextlib.closing(reader.read_members(stream, deadline, unreadable)) as members:
+        for member in members:
             yield from translator.events(member)
-        if deadline.expired():  # the stream ended after the budget: API Gateway may have given up
-            raise deadline_exceeded()
-        if require_answer and not translator.answered:
-            raise incomplete_response()
-        yield from translator.finish()
-        finished = True
-    finally:
-        if not finished:
-            # Abandoning a half-read stream (an error, or the consumer stopped): close it so the
-            # connection is not reused mid-message.
-            close = getattr(stream, "close", None)
-            if callable(close):
-                with contextlib.suppress(Exception):
-                    close()
+    if require_answer and not translator.answered:
+        raise incomplete_response()
+    yield from translator.finish()

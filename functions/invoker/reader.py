@@ -24,7 +24,7 @@ import functools
 import json
 import struct
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterable, Iterator, Mapping
 from contextvars import ContextVar
 from typing import Any, Final
 
@@ -298,3 +298,42 @@ def _is_base64(text: str) -> bool:
     except (binascii.Error, UnicodeEncodeError):
         return False
     return True
+
+
+def read_members(
+    stream: Iterable[Mapping[str, Any]],
+    deadline: Deadline,
+    unreadable: Callable[[Exception], Exception],
+) -> Generator[Mapping[str, Any], None, None]:
+    """An agent's event stream, member by member, each read within ``deadline``.
+
+    Whatever the stream raises while botocore decodes it is raised as ``unreadable(exc)`` (an
+    ``ApiError`` passes through). A stream abandoned half-read (an error, or the consumer stopped)
+    is closed so its connection is not reused mid-message. Both backends read their stream here.
+    """
+    members = iter(stream)
+    finished = False
+    try:
+        if deadline.expired():
+            raise deadline_exceeded()
+        while True:
+            try:
+                member = next(members)
+            except StopIteration:
+                break
+            except ApiError:
+                raise
+            except Exception as exc:
+                raise unreadable(exc) from exc
+            if deadline.expired():  # the event arrived too late to be part of an answer
+                raise deadline_exceeded()
+            yield member
+        if deadline.expired():  # the stream ended after the budget: API Gateway may have given up
+            raise deadline_exceeded()
+        finished = True
+    finally:
+        if not finished:
+            close = getattr(stream, "close", None)
+            if callable(close):
+                with contextlib.suppress(Exception):
+                    close()
