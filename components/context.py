@@ -7,6 +7,7 @@ ever hard-coded and every ARN in a policy document is built the same way.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import pulumi_aws as aws
 
@@ -44,6 +45,25 @@ class AwsContext:
 
     def service_principal(self, service: str) -> str:
         return f"{service}.{self.dns_suffix}"
+
+    def service_trust_policy(self, service: str, source_resources: str) -> dict[str, Any]:
+        """A role trust policy: only ``service``, acting for its ``source_resources`` (e.g.
+        ``"agent/*"``) of this account in this region, may assume the role (the confused-deputy
+        guard: aws:SourceAccount and aws:SourceArn)."""
+        return {
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    "Effect": "Allow",
+                    "Principal": {"Service": self.service_principal(service)},
+                    "Action": "sts:AssumeRole",
+                    "Condition": {
+                        "StringEquals": {"aws:SourceAccount": self.account_id},
+                        "ArnLike": {"aws:SourceArn": self.arn(service, source_resources)},
+                    },
+                }
+            ],
+        }
 
     def regional_service_principal(self, service: str) -> str:
         return f"{service}.{self.region}.{self.dns_suffix}"

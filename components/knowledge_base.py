@@ -240,7 +240,9 @@ class KnowledgeBase(pulumi.ComponentResource):
         role = aws.iam.Role(
             f"{self._name}-role",
             description="Service role of the knowledge base: read its documents, embed them, store vectors",
-            assume_role_policy=pulumi.Output.json_dumps(knowledge_base_trust_policy(context)),
+            assume_role_policy=pulumi.Output.json_dumps(
+                context.service_trust_policy("bedrock", "knowledge-base/*")
+            ),
             opts=pulumi.ResourceOptions(parent=self),
         )
         policy = aws.iam.RolePolicy(
@@ -304,24 +306,6 @@ def tls_only_bucket_policy(bucket_arn: pulumi.Input[str]) -> dict[str, Any]:
                 "Action": "s3:*",
                 "Resource": [bucket_arn, pulumi.Output.concat(bucket_arn, "/*")],
                 "Condition": {"Bool": {"aws:SecureTransport": "false"}},
-            }
-        ],
-    }
-
-
-def knowledge_base_trust_policy(context: AwsContext) -> dict[str, Any]:
-    """Only Bedrock, acting for a knowledge base of this account in this region, may assume the role."""
-    return {
-        "Version": "2012-10-17",
-        "Statement": [
-            {
-                "Effect": "Allow",
-                "Principal": {"Service": context.service_principal("bedrock")},
-                "Action": "sts:AssumeRole",
-                "Condition": {
-                    "StringEquals": {"aws:SourceAccount": context.account_id},
-                    "ArnLike": {"aws:SourceArn": context.arn("bedrock", "knowledge-base/*")},
-                },
             }
         ],
     }

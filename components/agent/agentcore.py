@@ -50,7 +50,6 @@ import pulumi_aws as aws
 from components.agent.base import AgentArgs, ToolGroup
 from components.agent.classic import ModelAccess, model_invoke_statements, resolve_model_access
 from components.config import AGENT_ENDPOINT_SERVICES, GUARDRAIL_ENDPOINT_SERVICES
-from components.context import AwsContext
 from components.function_schema import gateway_tool_schema, json_schema
 from components.keys import key_use_statement
 
@@ -268,7 +267,7 @@ class AgentCoreAgent(pulumi.ComponentResource):
         role = aws.iam.Role(
             f"{self._name}-gateway-role",
             description="AgentCore gateway of the agent: invoke the tool Lambdas",
-            assume_role_policy=pulumi.Output.json_dumps(agentcore_trust_policy(context, "gateway/*")),
+            assume_role_policy=pulumi.Output.json_dumps(context.service_trust_policy(SERVICE, "gateway/*")),
             opts=pulumi.ResourceOptions(parent=self),
         )
         policy = aws.iam.RolePolicy(
@@ -324,7 +323,7 @@ class AgentCoreAgent(pulumi.ComponentResource):
         role = aws.iam.Role(
             f"{self._name}-role",
             description="Execution role of the AgentCore harness: its model and its gateway",
-            assume_role_policy=pulumi.Output.json_dumps(agentcore_trust_policy(context, "harness/*")),
+            assume_role_policy=pulumi.Output.json_dumps(context.service_trust_policy(SERVICE, "harness/*")),
             opts=pulumi.ResourceOptions(parent=self),
         )
         policy = aws.iam.RolePolicy(
@@ -353,24 +352,6 @@ def _runtime_arn(environments: Sequence[Any] | None) -> str:
             if isinstance(arn, str) and arn:
                 return arn
     return ""
-
-
-def agentcore_trust_policy(context: AwsContext, resources: str) -> dict[str, Any]:
-    """Only AgentCore, acting for `resources` (e.g. "harness/*") of this account and region."""
-    return {
-        "Version": "2012-10-17",
-        "Statement": [
-            {
-                "Effect": "Allow",
-                "Principal": {"Service": context.service_principal(SERVICE)},
-                "Action": "sts:AssumeRole",
-                "Condition": {
-                    "StringEquals": {"aws:SourceAccount": context.account_id},
-                    "ArnLike": {"aws:SourceArn": context.arn(SERVICE, resources)},
-                },
-            }
-        ],
-    }
 
 
 def harness_role_policy(access: ModelAccess, gateway_arn: pulumi.Input[str]) -> dict[str, Any]:

@@ -281,7 +281,7 @@ class BedrockAgent(pulumi.ComponentResource):
         role = aws.iam.Role(
             f"{self._name}-role",
             description="Service role of the Bedrock agent: invoke its one model",
-            assume_role_policy=pulumi.Output.json_dumps(agent_trust_policy(context)),
+            assume_role_policy=pulumi.Output.json_dumps(context.service_trust_policy("bedrock", "agent/*")),
             opts=pulumi.ResourceOptions(parent=self),
         )
         document = pulumi.Output.json_dumps(
@@ -460,24 +460,6 @@ def resolve_model_access(context: AwsContext, settings: AgentSettings) -> ModelA
         ),
         inference_profile_arn=profile.inference_profile_arn,
     )
-
-
-def agent_trust_policy(context: AwsContext) -> dict[str, Any]:
-    """Only Bedrock, acting for an agent of this account in this region, may assume the role."""
-    return {
-        "Version": "2012-10-17",
-        "Statement": [
-            {
-                "Effect": "Allow",
-                "Principal": {"Service": context.service_principal("bedrock")},
-                "Action": "sts:AssumeRole",
-                "Condition": {
-                    "StringEquals": {"aws:SourceAccount": context.account_id},
-                    "ArnLike": {"aws:SourceArn": context.arn("bedrock", "agent/*")},
-                },
-            }
-        ],
-    }
 
 
 def model_invoke_statements(access: ModelAccess) -> list[dict[str, Any]]:
