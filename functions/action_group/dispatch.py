@@ -16,9 +16,11 @@ Powertools still shapes the response (``BedrockFunctionsResponseBuilder``) and r
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from contextvars import ContextVar
+from dataclasses import dataclass, field
 from typing import Any, Final, Literal
 
 from aws_lambda_powertools.event_handler import BedrockFunctionResponse
@@ -40,6 +42,32 @@ MALFORMED_EVENT: Final = (
 _MAX_NAME_CHARS: Final = 100
 _MAX_LOGGED_NAMES: Final = 10
 
+LogValue = int | str
+# The fields the running tool adds to its call's log record (``log_field``); None outside a call.
+_TOOL_LOG_FIELDS: Final[ContextVar[dict[str, LogValue] | None]] = ContextVar("tool_log_fields", default=None)
+
+
+def serialize_body(body: object) -> str:
+    """A tool result as its response body: the serializer of every resolver here.
+
+    Text reaches the model verbatim (json.dumps would wrap it in quotes); structures become JSON.
+    allow_nan=False: a non-finite float is no result (JSON has no Infinity); raising here makes it a
+    FAILURE (``unserializable_result``) for any tool, instead of "Infinity" as an answer.
+    """
+    if isinstance(body, str):
+        return body
+    return json.dumps(body, ensure_ascii=False, allow_nan=False)
+
+
+def log_field(name: str, value: LogValue) -> None:
+    """Add ``name`` to the log record of the tool call running now (a no-op outside one).
+
+    Counts and fixed codes only: the handler never logs parameter values, results or messages.
+    """
+    fields = _TOOL_LOG_FIELDS.get()
+    if fields is not None:
+        fields[name] = value
+
 
 @dataclass(frozen=True)
 class Dispatch:
@@ -52,6 +80,8 @@ class Dispatch:
     function: str
     parameter_names: tuple[str, ...] = ()
     error: Exception | None = None
+    # What the tool itself added through ``log_field``: counts and codes, never values.
+    tool_fields: Mapping[str, LogValue] = field(default_factory=dict)
 
 
 def dispatch(event: object, tools: Mapping[str, ToolSpec], serializer: Callable[[Any], str]) -> Dispatch:
@@ -67,6 +97,7 @@ def dispatch(event: object, tools: Mapping[str, ToolSpec], serializer: Callable[
             "promptSessionAttributes": _attributes(fields.get("promptSessionAttributes")),
         }
     )
+    tool_fields: dict[str, LogValue] = {}
 
     def finish(
         result: object,
@@ -81,7 +112,7 @@ def dispatch(event: object, tools: Mapping[str, ToolSpec], serializer: Callable[
             failure = BedrockFunctionResponse(body=UNEXPECTED_ERROR, response_state="FAILURE")
             response = BedrockFunctionsResponseBuilder(failure).build(envelope, serializer=serializer)
             outcome, reason, error = "failure", "unserializable_result", error or build_error
-        return Dispatch(response, outcome, reason, action_group, function, names, error)
+        return Dispatch(response, outcome, reason, action_group, function, names, error, dict(tool_fields))
 
     def reject(
         state: Literal["REPROMPT", "FAILURE"], reason: str, message: str, names: tuple[str, ...] = ()
@@ -123,6 +154,7 @@ def dispatch(event: object, tools: Mapping[str, ToolSpec], serializer: Callable[
             "REPROMPT", "invalid_parameter", f"{error} Call {spec.name} again with a corrected value.", names
         )
 
+    token = _TOOL_LOG_FIELDS.set(tool_fields)
     try:
         result = spec.func(**arguments)
     except ToolInputError as error:
@@ -130,6 +162,8 @@ def dispatch(event: object, tools: Mapping[str, ToolSpec], serializer: Callable[
     except Exception as error:  # noqa: BLE001 - any bug becomes FAILURE; the handler logs it
         failure = BedrockFunctionResponse(body=UNEXPECTED_ERROR, response_state="FAILURE")
         return finish(failure, "failure", "tool_error", names, error)
+    finally:
+        _TOOL_LOG_FIELDS.reset(token)
 
     # A tool may return its own BedrockFunctionResponse, e.g. to set session attributes or a state.
     state = result.response_state if isinstance(result, BedrockFunctionResponse) else None

@@ -28,11 +28,15 @@ def gateway_tool_name(context: object) -> str | None:
     return name if isinstance(name, str) and name else None
 
 
+def split_tool_name(tool_name: str) -> tuple[str, str]:
+    """``(target, tool)`` of a ``<target>___<tool>`` name; the target is "" without the delimiter."""
+    target, delimiter, tool = tool_name.partition(TARGET_DELIMITER)
+    return (target, tool) if delimiter else ("", tool_name)
+
+
 def function_event(tool_name: str, arguments: object) -> dict[str, Any]:
     """The Bedrock function-details event for a gateway call (values as Bedrock sends them: text)."""
-    target, delimiter, tool = tool_name.partition(TARGET_DELIMITER)
-    if not delimiter:
-        target, tool = "", tool_name
+    target, tool = split_tool_name(tool_name)
     parameters: Any
     if isinstance(arguments, Mapping):
         parameters = [

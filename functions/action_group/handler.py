@@ -17,8 +17,14 @@ from typing import Any, Final
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from functions.action_group.dispatch import Dispatch, dispatch
-from functions.action_group.gateway import function_event, gateway_response, gateway_tool_name
+from functions.action_group.dispatch import Dispatch, dispatch, serialize_body
+from functions.action_group.gateway import (
+    function_event,
+    gateway_response,
+    gateway_tool_name,
+    split_tool_name,
+)
+from functions.action_group.knowledge import KNOWLEDGE_TARGET, knowledge_app
 from functions.action_group.tools import app
 from functions.action_group.toolspec import ToolSpec, resolver_tool_specs
 
@@ -27,6 +33,9 @@ logger: Final = Logger(service=os.environ.get("POWERTOOLS_SERVICE_NAME") or "act
 # Read once per cold start. A tool whose declaration is broken fails here, loudly, although the
 # Pulumi program already refuses to generate a schema for it.
 TOOLS: Final[dict[str, ToolSpec]] = resolver_tool_specs(app)
+# The knowledge base's search tool, published only as its own gateway target (AgentCore); Classic
+# associates the knowledge base natively, so its action group never offers it.
+KNOWLEDGE_TOOLS: Final[dict[str, ToolSpec]] = resolver_tool_specs(knowledge_app)
 
 
 # log_event=False explicitly: POWERTOOLS_LOGGER_LOG_EVENT=true would otherwise log the prompt.
@@ -36,9 +45,17 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     # An AgentCore Gateway names the tool in the client context; Bedrock Agents sends its own event.
     tool_name = gateway_tool_name(context)
     request = event if tool_name is None else function_event(tool_name, event)
-    result = dispatch(request, TOOLS, app.serializer)
+    result = dispatch(request, tools_for(tool_name), serialize_body)
     _log(result, (time.perf_counter() - started) * 1000, event)
     return result.response if tool_name is None else gateway_response(result)
+
+
+def tools_for(gateway_tool: str | None) -> Mapping[str, ToolSpec]:
+    """The tools a call may run: a gateway call to the ``knowledge`` target runs the search tool;
+    every other gateway call, and every Bedrock (Classic) event, runs the action group's ``TOOLS``."""
+    if gateway_tool is not None and split_tool_name(gateway_tool)[0] == KNOWLEDGE_TARGET:
+        return KNOWLEDGE_TOOLS
+    return TOOLS
 
 
 def _log(result: Dispatch, latency_ms: float, event: object) -> None:
@@ -51,6 +68,8 @@ def _log(result: Dispatch, latency_ms: float, event: object) -> None:
         "latency_ms": round(latency_ms, 2),
         **_agent(event),
     }
+    if result.tool_fields:
+        fields["tool"] = dict(result.tool_fields)
     if result.error is not None:
         # Stack frames without the exception's message, which may quote a parameter value.
         fields["error_type"] = type(result.error).__name__

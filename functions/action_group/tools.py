@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import ast
 import copy
-import json
 import math
 import re
 from datetime import date, timedelta
@@ -32,19 +31,10 @@ from typing import Annotated, Final
 
 from aws_lambda_powertools.event_handler import BedrockAgentFunctionResolver
 
+from functions.action_group.dispatch import serialize_body
 from functions.action_group.toolspec import MaxItems, ToolInputError
 
-
-def _serialize(body: object) -> str:
-    # Text reaches the model verbatim (json.dumps would wrap it in quotes); structures become JSON.
-    if isinstance(body, str):
-        return body
-    # allow_nan=False: a non-finite float is no result (JSON has no Infinity); raising here makes it a
-    # FAILURE (dispatch's unserializable_result) for any tool, instead of "Infinity" as an answer.
-    return json.dumps(body, ensure_ascii=False, allow_nan=False)
-
-
-app = BedrockAgentFunctionResolver(serializer=_serialize)
+app = BedrockAgentFunctionResolver(serializer=serialize_body)
 
 
 # --------------------------------------------------------------------------- calculate
