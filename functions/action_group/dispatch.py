@@ -11,6 +11,9 @@ validation and every problem gets the ``responseState`` Bedrock acts on:
 * ``FAILURE``: nothing the model can fix (malformed event, function unknown to this code, a bug);
   Bedrock ends the turn with a dependency failure.
 
+A tool may also return its own ``BedrockFunctionResponse`` with a state: the search tool answers a busy
+knowledge base with ``REPROMPT`` (one more try may work) and a broken one with ``FAILURE``.
+
 Powertools still shapes the response (``BedrockFunctionsResponseBuilder``) and registers tools.
 """
 

@@ -132,7 +132,7 @@ NOT_CONFIGURED: Final = (
     "user their documents cannot be searched here; retrying will not help."
 )
 BUSY: Final = (
-    "The document search is busy right now and did not answer in time. You may call "
+    "The document search is busy right now or did not answer in time. You may call "
     f"{SEARCH_TOOL} once more; if it fails again, tell the user the documents cannot be searched at "
     "the moment."
 )
@@ -147,8 +147,12 @@ _FAILURE_REASONS: Final = {
     "ValidationException": "the knowledge base rejected the search request",
     "DependencyFailedException": "the knowledge base could not reach its vector store or embedding model",
     "ConflictException": "the knowledge base is being changed",
+    # botocore's own check of the request: only KNOWLEDGE_BASE_ID can fail it (the query is checked first).
+    "ParamValidationError": (
+        "the knowledge base id this agent is configured with is malformed (a deployment problem)"
+    ),
 }
-_DEFAULT_FAILURE_REASON: Final = "the knowledge base returned an unexpected error"
+_DEFAULT_FAILURE_REASON: Final = "an unexpected error"
 _ERROR_CODE: Final = re.compile(r"[A-Za-z][A-Za-z0-9_.]{0,63}", re.ASCII)
 _BUSY_CODES: Final = frozenset(
     {

@@ -336,7 +336,7 @@ def test_without_a_knowledge_base_the_search_fails_for_good_without_a_client(
         ("ValidationException", 400, False, "rejected the search request"),
         ("DependencyFailedException", 424, False, "vector store or embedding model"),
         ("ConflictException", 409, False, "being changed"),
-        ("SomethingNewException", 400, False, "unexpected error"),
+        ("SomethingNewException", 400, False, "failed: an unexpected error"),
     ],
 )
 def test_each_aws_error_has_a_fixed_answer_naming_no_arn_account_or_query(
@@ -364,6 +364,23 @@ def test_each_aws_error_has_a_fixed_answer_naming_no_arn_account_or_query(
         "search_documents",
         "reprompt" if retry else "failure",
     )
+
+
+def test_a_malformed_knowledge_base_id_fails_before_any_request(monkeypatch: pytest.MonkeyPatch) -> None:
+    client = new_client()  # no Stubber: its own parameter check would answer first
+
+    def never_send(**_: Any) -> None:
+        raise AssertionError("botocore's parameter validation must stop the request")
+
+    client.meta.events.register("before-send.bedrock-agent-runtime.Retrieve", never_send)
+    monkeypatch.setattr(knowledge, "retrieve_client", lambda: client)
+    monkeypatch.setenv(knowledge.KNOWLEDGE_BASE_ENV, "KB-9")  # botocore: at least 10 characters
+    with captured_logs() as records:
+        response = call({"query": "hours"})
+    assert response["retry"] is False
+    assert "knowledge base id this agent is configured with is malformed" in response["error"]
+    assert "KB-9" not in response["error"]
+    assert records[0]["tool"] == {"retrieve_error": "ParamValidationError"}
 
 
 @pytest.mark.parametrize(
