@@ -16,6 +16,8 @@ import botocore.session
 import pytest
 from botocore.exceptions import ReadTimeoutError
 from botocore.stub import Stubber
+from hypothesis import given
+from hypothesis import strategies as st
 
 from components.config import MAX_BUFFERED_TIMEOUT_MS
 from components.function import VpcFunctionArgs
@@ -25,6 +27,7 @@ from functions.action_group.dispatch import dispatch, serialize_body
 from functions.invoker import classic
 from tests.functions.test_action_group_gateway import GatewayContext
 from tests.functions.test_action_group_support import bedrock_event, captured_logs, invoke, param, state_of
+from tests.fuzzing import examples
 
 KB_ID = "KB12345678"
 TOOL = "knowledge___search_documents"
@@ -246,6 +249,36 @@ def test_a_score_that_is_not_a_finite_number_is_left_out() -> None:
     body = knowledge.search_result([item("Text.", s3("t.md"), math_nan()), item("More.", s3("m.md"))])
     assert [("score" in p) for p in body["passages"]] == [False, False]
     serialize_body(body)  # JSON without NaN: would raise otherwise
+
+
+retrieved_items = st.lists(
+    st.fixed_dictionaries(
+        {"content": st.one_of(st.fixed_dictionaries({"text": st.text(max_size=9000)}), st.just({}))},
+        optional={
+            "location": st.one_of(
+                st.builds(s3, st.sampled_from(["a.md", "b.md"])),
+                st.just({"type": "SQL", "sqlLocation": {"query": "SELECT 1"}}),
+                st.just({"type": "WEB", "webLocation": {"url": "https://w"}}),
+            ),
+            "score": st.floats(allow_nan=True, allow_infinity=True),
+        },
+    ),
+    max_size=12,
+)
+
+
+@examples(0.5)
+@given(retrieved_items)
+def test_any_retrieval_gives_unique_ids_within_the_caps_as_json(items: list[dict[str, Any]]) -> None:
+    body = knowledge.search_result(items)
+
+    passages = body["passages"]
+    assert len({p["id"] for p in passages}) == len(passages)
+    assert all(len(p["text"]) <= knowledge.MAX_PASSAGE_CHARS for p in passages)
+    assert sum(len(p["text"]) for p in passages) <= knowledge.MAX_TOTAL_CHARS
+    assert all(p["text"].strip() for p in passages)
+    assert isinstance(body["instructions"], str)
+    assert json.loads(serialize_body(body)) == body
 
 
 def math_nan() -> float:
