@@ -1,7 +1,13 @@
 """Lambda entry point of the agent's action group: ``functions.action_group.handler.handler``.
 
+Bedrock Agents (Classic) sends its function event; an AgentCore Gateway sends the tool's arguments and
+names ``<target>___<tool>`` in the client context (gateway.py). Calls to the gateway's ``knowledge``
+target run the knowledge base's search tool (knowledge.py), everything else the tools of tools.py
+(``tools_for``).
+
 Logging is deliberately narrow: the event's ``inputText`` is the user's prompt and parameter values
-are often quoted from it, so only names, outcome and latency are logged, never values or messages.
+are often quoted from it, so only names, outcome and latency are logged, never values or messages;
+a tool may add counts and codes under ``tool`` (dispatch.log_field).
 No Tracer: constructing one imports aws-xray-sdk (not in this project's pins) even when tracing is
 disabled, then patches libraries; Lambda's active tracing already records the invocation segment.
 """
