@@ -4,12 +4,13 @@ Everything follows botocore's service model of ``bedrock-agentcore`` (2024-02-28
 
 - request: ``harnessArn``, ``runtimeSessionId`` (33-100 characters of ``[a-zA-Z0-9][a-zA-Z0-9-_]*``:
   ``runtime_session_id`` derives it from the API's ``sessionId``, the same id for the same session),
-  ``messages``: the user's text, or the client's results of a returned-control turn as ``toolResult``
-  blocks (inline-function tools: the harness pauses and hands the call to the caller; the next
-  invocation carries the results, "Connect to tools", AgentCore developer guide, harness-tools.html).
+  ``messages``: the user's text, or the resume of a returned-control turn (inline-function tools: the
+  harness pauses and hands the call to the caller, "Connect to tools", AgentCore developer guide,
+  harness-tools.html): the assistant ``toolUse`` echoed, then the user's ``toolResult`` (``chat_params``).
 - stream (``InvokeHarnessStreamOutput``): ``contentBlockDelta.text`` is the answer; ``toolUse`` blocks
-  that the harness did not answer itself (no ``toolResult`` for them) when the last ``messageStop``
-  says ``tool_use`` are the client's tools, returned as ``returnControl``; ``metadata.usage`` counts
+  of the client's tools (``INLINE_TOOL_GROUPS``) that the harness did not answer itself (no
+  ``toolResult`` for them) when the last ``messageStop`` says ``tool_use`` are returned as
+  ``returnControl``, one call per pause; ``metadata.usage`` counts
   tokens; ``messageStop.stopReason`` other than ``end_turn``/``stop_sequence`` is mapped to an error
   (``STOP_REASONS``); the stream's own exception members (``internalServerException``,
   ``validationException``, ``runtimeClientError``) arrive as botocore ``EventStreamError`` and are
@@ -17,17 +18,20 @@ Everything follows botocore's service model of ``bedrock-agentcore`` (2024-02-28
 - ``DELETE`` calls ``StopRuntimeSession`` on the harness's runtime (an idempotent operation; a session
   the runtime no longer knows is already ended: 204).
 
-The ``returnControl`` contract of docs/api.md is kept: ``invocationId`` carries the harness's
-``toolUseId``s (the client echoes it), ``invocationInputs`` are function inputs of the client's tool
-group, answered in order by the client's results.
+The ``returnControl`` contract of docs/api.md is kept: ``invocationId`` is opaque to the client, which
+echoes it with its results; here it carries the handed-off call and the ones still to come
+(``encode_invocation_id``), so that the stateless invoker can echo the call and hand off the next.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 import contextlib
 import hashlib
 import json
 import re
+import zlib
 from collections.abc import Generator, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final, Protocol
@@ -50,11 +54,25 @@ from functions.invoker.config import Guardrail, Settings
 from functions.invoker.errors import ApiError
 from functions.invoker.events import Event, ReturnControl, StreamStats, TextChunk, Usage
 from functions.invoker.guardrail import GUARDRAIL_READ_TIMEOUT_S, Checked, GuardrailClient, check
-from functions.invoker.validation import ApiResult, ChatRequest, FunctionResult, ReturnControlResults
+from functions.invoker.validation import (
+    MAX_INVOCATION_ID,
+    ApiResult,
+    ChatRequest,
+    FunctionResult,
+    ReturnControlResults,
+)
 
 SESSION_PREFIX: Final = "api-"  # + 64 hex digits: 68 characters, inside 33..100
-INVOCATION_PREFIX: Final = "tooluse:"
-MAX_INVOCATION_ID: Final = 256  # docs/api.md: returnControlResults.invocationId is 1..256 characters
+# invocationId = prefix + base64url (unpadded) of the zlib-compressed JSON ``{"s", "u", "q"}``: the
+# session's tag, the handed-off call and the queue, each call ``[toolUseId, name, input]``.
+INVOCATION_PREFIX: Final = "tooluse:v2:"
+# zlib expands at most ~1,000-fold: a 16 KiB id could claim megabytes; nothing this API encodes
+# (a call's input fits MAX_INVOCATION_ID compressed) needs more than this.
+MAX_HANDOFF_JSON: Final = 262_144
+SESSION_TAG_CHARS: Final = 16
+# HarnessToolUseId and HarnessToolName (botocore bedrock-agentcore 2024-02-28): 1..64 of these.
+_TOOL_NAME = re.compile(r"[a-zA-Z0-9_-]{1,64}")
+_BASE64URL = re.compile(r"[A-Za-z0-9_-]+")
 COMPLETE_STOPS: Final = frozenset({"end_turn", "stop_sequence"})
 
 
@@ -88,15 +106,63 @@ def runtime_session_id(session_id: str) -> str:
     return SESSION_PREFIX + hashlib.sha256(session_id.encode("utf-8")).hexdigest()
 
 
-def chat_params(settings: Settings, session_id: str, request: ChatRequest) -> dict[str, Any]:
-    if request.return_control_results is not None:
-        content = tool_results(request.return_control_results)
+@dataclass(frozen=True)
+class InlineCall:
+    """A call of one of the client's tools (an inline function) as the model made it."""
+
+    tool_use_id: str
+    name: str
+    input: Mapping[str, Any]  # the parsed JSON object
+
+    def as_json(self) -> list[Any]:
+        return [self.tool_use_id, self.name, dict(self.input)]
+
+
+@dataclass(frozen=True)
+class Handoff:
+    """The inline call handed to the client, and those the harness hands off after it, oldest first:
+    it hands inline functions off one at a time ("Multiple inline functions are handed off one at a
+    time", harness-lifecycle-hooks.html), maybe without streaming their ``toolUse`` again."""
+
+    call: InlineCall
+    queue: tuple[InlineCall, ...] = ()
+
+
+def resumed_handoff(settings: Settings, session_id: str, request: ChatRequest) -> Handoff | None:
+    """The handoff a returned-control turn answers (400 when its ``invocationId`` is not one this API
+    returned in this session); None for a text turn."""
+    results = request.return_control_results
+    if results is None:
+        return None
+    return decode_invocation_id(
+        results.invocation_id, runtime_session_id(session_id), settings.inline_tool_groups
+    )
+
+
+def chat_params(
+    settings: Settings, session_id: str, request: ChatRequest, handoff: Handoff | None = None
+) -> dict[str, Any]:
+    """A text turn, or (``handoff`` from ``resumed_handoff``) the resume of an inline call: the
+    assistant ``toolUse`` echoed before the user's ``toolResult``. The AgentCore guide once required
+    both ("You must include both the assistant toolUse message and your toolResult ... The harness
+    intentionally does not persist the inline function turn"; a lone result was rejected: "The number
+    of toolResult blocks ... exceeds the number of toolUse blocks of previous turn"); its current
+    version keeps the call in session state and ignores a resent ``toolUse`` (harness-tools.html,
+    "Inline function calls"). This form resumes under both."""
+    results = request.return_control_results
+    if results is None or handoff is None:
+        messages = [{"role": "user", "content": [{"text": request.input_text}]}]
     else:
-        content = [{"text": request.input_text}]
+        call = handoff.call
+        tool_use = {"toolUseId": call.tool_use_id, "name": call.name, "input": dict(call.input)}
+        messages = [
+            {"role": "assistant", "content": [{"toolUse": tool_use}]},
+            {"role": "user", "content": tool_results(call, results, settings.inline_tool_groups)},
+        ]
     return {
         "harnessArn": settings.harness_arn,
         "runtimeSessionId": runtime_session_id(session_id),
-        "messages": [{"role": "user", "content": content}],
+        "messages": messages,
     }
 
 
@@ -107,27 +173,97 @@ def stop_params(settings: Settings, session_id: str) -> dict[str, Any]:
     }
 
 
-def encode_invocation_id(tool_use_ids: Iterable[str]) -> str:
-    return INVOCATION_PREFIX + ",".join(tool_use_ids)
+def session_tag(runtime_session: str) -> str:
+    """What binds an ``invocationId`` to its session (a stale id from another session is refused)."""
+    return hashlib.sha256(runtime_session.encode("utf-8")).hexdigest()[:SESSION_TAG_CHARS]
 
 
-def decode_invocation_id(invocation_id: str) -> list[str]:
+def encode_invocation_id(runtime_session: str, handoff: Handoff) -> str:
+    """``handoff`` as an opaque, compact ``invocationId`` (the client echoes it; ``decode_invocation_id``)."""
+    document = {
+        "s": session_tag(runtime_session),
+        "u": handoff.call.as_json(),
+        "q": [call.as_json() for call in handoff.queue],
+    }
+    packed = zlib.compress(json.dumps(document, separators=(",", ":")).encode("ascii"), 9)
+    return INVOCATION_PREFIX + base64.urlsafe_b64encode(packed).rstrip(b"=").decode("ascii")
+
+
+def decode_invocation_id(invocation_id: str, runtime_session: str, tool_groups: Mapping[str, str]) -> Handoff:
+    """The handoff an ``invocationId`` of ``encode_invocation_id`` carries, checked strictly: 400
+    ``VALIDATION_ERROR`` for anything else (another format, a corrupted or altered id, another
+    session's, a call of a tool that is not one of this stack's inline functions)."""
     if not invocation_id.startswith(INVOCATION_PREFIX):
-        return []
-    return [part for part in invocation_id[len(INVOCATION_PREFIX) :].split(",") if part]
+        raise _invalid_invocation_id("is not an invocationId this API returned on AgentCore")
+    text = invocation_id[len(INVOCATION_PREFIX) :]
+    try:
+        if not _BASE64URL.fullmatch(text):
+            raise ValueError("not base64url")
+        packed = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+        if base64.urlsafe_b64encode(packed).rstrip(b"=").decode("ascii") != text:
+            raise ValueError("not canonical base64url")
+        inflater = zlib.decompressobj()
+        raw = inflater.decompress(packed, MAX_HANDOFF_JSON)
+        if not inflater.eof or inflater.unconsumed_tail or inflater.unused_data:
+            raise ValueError("not one zlib stream within bounds")
+        document = json.loads(raw.decode("ascii"), parse_constant=_reject_constant)
+    except (ValueError, zlib.error, binascii.Error, RecursionError) as exc:
+        raise _invalid_invocation_id("is corrupted or was altered") from exc
+    if not isinstance(document, dict) or set(document) != {"s", "u", "q"}:
+        raise _invalid_invocation_id("is corrupted or was altered")
+    if document["s"] != session_tag(runtime_session):
+        raise _invalid_invocation_id("belongs to another session")
+    queue = document["q"]
+    if not isinstance(queue, list):
+        raise _invalid_invocation_id("is corrupted or was altered")
+    call = _decoded_call(document["u"], tool_groups)
+    handoff = Handoff(call, tuple(_decoded_call(queued, tool_groups) for queued in queue))
+    ids = [handoff.call.tool_use_id, *(call.tool_use_id for call in handoff.queue)]
+    if len(set(ids)) != len(ids):
+        raise _invalid_invocation_id("is corrupted or was altered")
+    return handoff
 
 
-def tool_results(results: ReturnControlResults) -> list[dict[str, Any]]:
-    """The client's results as ``toolResult`` blocks, in order of the returned tool uses."""
-    ids = decode_invocation_id(results.invocation_id)
-    if len(ids) != len(results.results):
+def _decoded_call(value: object, tool_groups: Mapping[str, str]) -> InlineCall:
+    if not isinstance(value, list) or len(value) != 3:
+        raise _invalid_invocation_id("is corrupted or was altered")
+    tool_use_id, name, arguments = value
+    if not isinstance(tool_use_id, str) or not _TOOL_NAME.fullmatch(tool_use_id):
+        raise _invalid_invocation_id("is corrupted or was altered")
+    if not isinstance(name, str) or name not in tool_groups or not isinstance(arguments, dict):
+        raise _invalid_invocation_id("names a call of a tool this API does not hand to clients")
+    return InlineCall(tool_use_id, name, arguments)
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+def _invalid_invocation_id(reason: str) -> ApiError:
+    return ApiError(
+        400,
+        "VALIDATION_ERROR",
+        f"returnControlResults.invocationId {reason}: echo the invocationId of the latest returnControl "
+        "of this session unchanged",
+    )
+
+
+def tool_results(
+    call: InlineCall, results: ReturnControlResults, tool_groups: Mapping[str, str]
+) -> list[dict[str, Any]]:
+    """The client's result of the handed-off call as its ``toolResult`` block: exactly one result,
+    a function result of that call's function and group (each pause hands off one call)."""
+    (item, *others) = results.results
+    group = tool_groups.get(call.name)
+    answers = isinstance(item, FunctionResult) and (item.function, item.action_group) == (call.name, group)
+    if others or not answers:
         raise ApiError(
             400,
             "VALIDATION_ERROR",
-            "returnControlResults must answer each invocation input of the returnControl whose "
-            "invocationId it echoes, in order",
+            "returnControlResults.results must be exactly one function result answering the "
+            "returnControl's one invocation input (the same actionGroup and function)",
         )
-    return [_tool_result(tool_use_id, item) for tool_use_id, item in zip(ids, results.results, strict=True)]
+    return [_tool_result(call.tool_use_id, item)]
 
 
 def _tool_result(tool_use_id: str, item: FunctionResult | ApiResult) -> dict[str, Any]:
@@ -187,9 +323,17 @@ class _ToolUse:
 class _Translator:
     """InvokeHarness stream members -> events, counting into ``StreamStats`` on the way."""
 
-    def __init__(self, stats: StreamStats, tool_groups: Mapping[str, str]) -> None:
+    def __init__(
+        self,
+        stats: StreamStats,
+        tool_groups: Mapping[str, str],
+        runtime_session: str = "",
+        resumed: Handoff | None = None,
+    ) -> None:
         self._stats = stats
         self._groups = tool_groups
+        self._session = runtime_session
+        self._resumed = resumed  # the handoff this turn's request answered
         self._text = False
         self._acted = False
         self._blocks: dict[int, _ToolUse] = {}
@@ -254,14 +398,17 @@ class _Translator:
         # reasoningContent and toolResultMetadata are never returned to API clients.
 
     def finish(self) -> Iterator[Event]:
-        """After a clean end: the client's tools as ``returnControl``, or the stop reason's error."""
+        """After a clean end: the client's next inline call as ``returnControl``, or the stop reason's
+        error. Only the last ``messageStop`` decides (a tool use can be streamed before the harness
+        decides how the turn goes on, harness-lifecycle-hooks.html)."""
         reason = self.stop_reason
         if reason is None:
             raise incomplete_response()
-        pending = [use for use in self._uses.values() if use.tool_use_id not in self._answered_ids]
-        if reason == "tool_use" and pending:
-            yield self._return_control(pending)
-            return
+        if reason == "tool_use":
+            handoff = self._next_handoff()
+            if handoff is not None:
+                yield self._return_control(handoff)
+                return
         if reason in COMPLETE_STOPS:
             if not self._text:
                 raise incomplete_response()
@@ -271,17 +418,50 @@ class _Translator:
         )
         raise ApiError(spec.status, spec.code, spec.message, upstream=f"stopReason:{reason or 'none'}")
 
-    def _return_control(self, uses: list[_ToolUse]) -> ReturnControl:
-        invocation_id = encode_invocation_id(use.tool_use_id for use in uses)
+    def _next_handoff(self) -> Handoff | None:
+        """The oldest inline call waiting for the client, and the rest behind it. The calls this stream
+        streamed and left unanswered are the pending ones, unless they are all queued already (the
+        harness streamed a queued call again): then the queue of the answered handoff goes on, its
+        next call returned even when the stream did not show it. A call this stream made that is not
+        queued is a new model response: the harness resolves all of a response's calls before the
+        model answers again, so what is left of the old queue is superseded (and, where the harness
+        kept no inline turn, was never pending)."""
+        answered = self._resumed
+        answered_id = answered.call.tool_use_id if answered is not None else None
+        queue = answered.queue if answered is not None else ()
+        streamed = [
+            InlineCall(use.tool_use_id, use.name, _input("".join(use.parts)))
+            for use in self._uses.values()
+            if use.name in self._groups
+            and use.tool_use_id not in self._answered_ids
+            and use.tool_use_id != answered_id
+        ]
+        queued_ids = {call.tool_use_id for call in queue}
+        if any(call.tool_use_id not in queued_ids for call in streamed):
+            calls = streamed
+        else:
+            calls = [call for call in queue if call.tool_use_id not in self._answered_ids]
+        if not calls:
+            return None
+        return Handoff(calls[0], tuple(calls[1:]))
+
+    def _return_control(self, handoff: Handoff) -> ReturnControl:
+        invocation_id = encode_invocation_id(self._session, handoff)
         if len(invocation_id) > MAX_INVOCATION_ID:
-            raise bad_response("ToolUseIdsTooLong")
+            raise ApiError(
+                502,
+                "AGENT_BAD_RESPONSE",
+                f"the agent's pending tool calls are too large to hand to the client (an invocationId "
+                f"over {MAX_INVOCATION_ID} characters); end the session and start a new one",
+                upstream="ToolUsesTooLarge",
+            )
+        call = handoff.call
         inputs = [
             {
-                "actionGroup": self._groups.get(use.name, ""),
-                "function": use.name,
-                "parameters": _parameters("".join(use.parts)),
+                "actionGroup": self._groups[call.name],
+                "function": call.name,
+                "parameters": _parameters(call.input),
             }
-            for use in uses
         ]
         payload = {"invocationId": invocation_id, "invocationInputs": inputs}
         self._stats.return_control = True
@@ -289,14 +469,19 @@ class _Translator:
         return ReturnControl(payload)
 
 
-def _parameters(raw_input: str) -> list[dict[str, Any]]:
-    """A tool's JSON input as Bedrock-style parameters: ``{"name", "type", "value"}`` with text values."""
+def _input(raw_input: str) -> dict[str, Any]:
+    """A tool's streamed JSON input, which must be an object (``HarnessToolUseBlock.input``)."""
     try:
-        arguments = json.loads(raw_input) if raw_input.strip() else {}
-    except ValueError as exc:
+        arguments = json.loads(raw_input, parse_constant=_reject_constant) if raw_input.strip() else {}
+    except (ValueError, RecursionError) as exc:
         raise bad_response("ToolInputNotJson") from exc
-    if not isinstance(arguments, Mapping):
+    if not isinstance(arguments, dict):
         raise bad_response("ToolInputNotAnObject")
+    return arguments
+
+
+def _parameters(arguments: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """A tool's input as Bedrock-style parameters: ``{"name", "type", "value"}`` with text values."""
     return [
         {
             "name": str(name),
@@ -377,11 +562,12 @@ class AgentCoreBackend(BackendBase[HarnessClient]):
     def converse(
         self, session_id: str, chat: ChatRequest, deadline: Deadline, stats: StreamStats
     ) -> Iterator[Event]:
-        params = chat_params(self._settings, session_id, chat)
+        resumed = resumed_handoff(self._settings, session_id, chat)
+        params = chat_params(self._settings, session_id, chat, resumed)
         guardrail = self._settings.guardrail
         if guardrail is None:
-            return self._harness(params, deadline, stats)
-        return self._guarded(guardrail, params, chat, deadline, stats)
+            return self._harness(params, deadline, stats, resumed)
+        return self._guarded(guardrail, params, chat, deadline, stats, resumed)
 
     def end_session(self, session_id: str, deadline: Deadline, stats: StreamStats) -> None:
         params = stop_params(self._settings, session_id)
@@ -394,10 +580,12 @@ class AgentCoreBackend(BackendBase[HarnessClient]):
         for _ in with_retries(attempt, deadline, self._retrying, stats, throttled_error):
             pass
 
-    def _harness(self, params: Mapping[str, Any], deadline: Deadline, stats: StreamStats) -> Iterator[Event]:
+    def _harness(
+        self, params: Mapping[str, Any], deadline: Deadline, stats: StreamStats, resumed: Handoff | None
+    ) -> Iterator[Event]:
         def attempt() -> Iterator[Event]:
             client = self._clients(attempt_read_timeout(deadline, self._settings))
-            return _invoke(client, params, deadline, stats, self._settings.inline_tool_groups)
+            return _invoke(client, params, deadline, stats, self._settings.inline_tool_groups, resumed)
 
         return with_retries(attempt, deadline, self._retrying, stats, throttled_error)
 
@@ -408,6 +596,7 @@ class AgentCoreBackend(BackendBase[HarnessClient]):
         chat: ChatRequest,
         deadline: Deadline,
         stats: StreamStats,
+        resumed: Handoff | None,
     ) -> Iterator[Event]:
         """The user's text checked (``INPUT``) before the harness sees it, the answer (``OUTPUT``) before
         the caller does. A returned-control turn's result bodies are the caller's free text reaching
@@ -427,7 +616,7 @@ class AgentCoreBackend(BackendBase[HarnessClient]):
                     return
                 params = {**params, "messages": [{"role": "user", "content": [{"text": checked.text}]}]}
         else:
-            blocks = params["messages"][0]["content"]
+            blocks = params["messages"][-1]["content"]  # the user's toolResult, after the toolUse echo
             for block, item in zip(blocks, chat.return_control_results.results, strict=True):
                 if not item.body:
                     continue  # nothing of the caller's reaches the model but a fixed placeholder
@@ -440,7 +629,7 @@ class AgentCoreBackend(BackendBase[HarnessClient]):
                     block["toolResult"]["status"] = "error"
         segments = SEGMENT_CHARS if self._settings.streaming else None
         yield from self._checked_output(
-            guardrail, self._harness(params, deadline, stats), segments, deadline, stats
+            guardrail, self._harness(params, deadline, stats, resumed), segments, deadline, stats
         )
 
     def _checked_output(
@@ -627,6 +816,7 @@ def _invoke(
     deadline: Deadline,
     stats: StreamStats,
     tool_groups: Mapping[str, str],
+    resumed: Handoff | None = None,
 ) -> Iterator[Event]:
     """One InvokeHarness call, its stream read lazily; every failure mapped (``classify``)."""
     token = reader.CURRENT_DEADLINE.set(deadline)
@@ -640,7 +830,7 @@ def _invoke(
     request_id = _mapping(response.get("ResponseMetadata")).get("RequestId")
     stats.upstream_request_id = request_id if isinstance(request_id, str) else None
     stream: Iterable[Mapping[str, Any]] = response.get("stream") or ()
-    translator = _Translator(stats, tool_groups)
+    translator = _Translator(stats, tool_groups, str(params["runtimeSessionId"]), resumed)
 
     def unreadable(exc: Exception) -> Exception:
         return classify(exc, acted=translator.acted) or bad_response(type(exc).__name__)

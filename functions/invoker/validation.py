@@ -18,7 +18,12 @@ from functions.invoker.errors import ApiError, validation_error
 MAX_INPUT_TEXT: Final = 25_000
 MAX_RESULT_BODY: Final = 25_000  # Bedrock caps an action-group response body at 25 KB
 MAX_RESULTS: Final = 5  # ReturnControlInvocationResults: 1..5 members
-MAX_NAME: Final = 256  # actionGroup, function, apiPath, httpMethod, invocationId
+MAX_NAME: Final = 256  # actionGroup, function, apiPath, httpMethod
+# On AgentCore the invocationId carries the handed-off tool call and the queue behind it (compressed:
+# the invoker keeps no state); 16 KiB holds far more than the client's tools take as input, and with
+# 5 result bodies of 25,000 characters (<= 500 KB as UTF-8) stays well inside MAX_BODY_BYTES (1 MiB).
+# Classic's ids (InvokeAgent's sessionState.invocationId: an unbounded String) are short.
+MAX_INVOCATION_ID: Final = 16_384
 SESSION_ID_PATTERN: Final = re.compile(r"[0-9a-zA-Z._:-]{2,100}")
 _AGENT_ID = re.compile(r"[0-9a-zA-Z]{1,10}")
 RESPONSE_STATES: Final = frozenset({"FAILURE", "REPROMPT"})
@@ -137,7 +142,9 @@ def _return_control_results(value: object) -> ReturnControlResults:
     field = "returnControlResults"
     body = _object(value, field)
     _only(body, _RC_FIELDS, field)
-    invocation_id = _string(_required(body, "invocationId", field), f"{field}.invocationId", 1, MAX_NAME)
+    invocation_id = _string(
+        _required(body, "invocationId", field), f"{field}.invocationId", 1, MAX_INVOCATION_ID
+    )
     items = _required(body, "results", field)
     if not isinstance(items, list) or not 1 <= len(items) <= MAX_RESULTS:
         raise validation_error(f"{field}.results must be an array of 1..{MAX_RESULTS} results")

@@ -46,6 +46,20 @@ class Backend:
         else:
             self.harness.agent.stream(*tool_use("tooluse_t1", "get_local_time", "{}"), stop("tool_use"))
 
+    def ask_for_local_time_and_a_confirmation(self) -> None:
+        question = [{"name": "question", "type": "string", "value": "Send it now?"}]
+        if self.name == "classic":
+            inputs = [function_input("get_local_time"), function_input("confirm_with_user", question)]
+            self.harness.agent.stream(es.return_control("inv-1", inputs))
+        else:
+            self.harness.agent.stream(
+                *tool_use("tooluse_t1", "get_local_time", "{}"),
+                *tool_use("tooluse_t2", "confirm_with_user", '{"question": "Send it now?"}', index=2),
+                stop("tool_use"),
+            )
+            # The harness hands the second call off next, without streaming its toolUse again.
+            self.harness.agent.stream(stop("tool_use"))
+
     def end(self) -> None:
         if self.name == "classic":
             self.harness.agent.stream()
@@ -68,9 +82,26 @@ class Backend:
         if self.name == "classic":
             (result,) = body["sessionState"]["returnControlInvocationResults"]
             return result["functionResult"]["responseBody"]["TEXT"]["body"]
-        ((block,),) = [m["content"] for m in body["messages"]]
+        echo, (block,) = (m["content"] for m in body["messages"])
+        assert echo == [{"toolUse": {"toolUseId": "tooluse_t1", "name": "get_local_time", "input": {}}}]
         assert block["toolResult"]["toolUseId"] == "tooluse_t1"
         return block["toolResult"]["content"][0]["text"]
+
+    def resumed_calls(self) -> list[tuple[str, str]]:
+        """Each resume's (tool, result text), in the order the agent got them."""
+        sent = []
+        for request in self.harness.agent.requests[1:]:
+            if self.name == "classic":
+                for result in request.body.get("sessionState", {}).get("returnControlInvocationResults", []):
+                    function = result["functionResult"]
+                    sent.append((function["function"], function["responseBody"]["TEXT"]["body"]))
+            elif "messages" in request.body and len(request.body["messages"]) == 2:
+                echo, answer = request.body["messages"]
+                (use,) = echo["content"]
+                (result,) = answer["content"]
+                assert use["toolUse"]["toolUseId"] == result["toolResult"]["toolUseId"]
+                sent.append((use["toolUse"]["name"], result["toolResult"]["content"][0]["text"]))
+        return sent
 
     def ended(self, index: int) -> bool:
         sent = self.harness.agent.requests[index]
@@ -129,6 +160,28 @@ def test_a_client_tool_runs_locally_and_the_turn_resumes(backend: tuple[Backend,
     assert json.loads(agent.tool_result_text(1)) == json.loads(LOCAL_TIME_BODY)
     assert agent.session_of(1) == agent.session_of(0)
     assert agent.ended(2)
+
+
+def test_a_turn_with_two_client_tools_completes(backend: tuple[Backend, FakeApiGateway]) -> None:
+    agent, gateway = backend
+    agent.ask_for_local_time_and_a_confirmation()
+    agent.answer("Sent at 09:30.")
+    agent.end()
+
+    run = run_cli(["chat", "--url", gateway.url], ["send the report", "y", "/quit"])
+
+    assert run.code == 0, run.stderr
+    assert run.stdout == "Sent at 09:30.\n"
+    confirmed = json.dumps({"question": "Send it now?", "answer": "yes"})
+    calls = agent.resumed_calls()
+    assert [name for name, _ in calls] == ["get_local_time", "confirm_with_user"]
+    assert json.loads(calls[0][1]) == json.loads(LOCAL_TIME_BODY)
+    assert calls[1][1] == confirmed
+    posts = [r.json() for r in gateway.received if r.method == "POST"]
+    # Classic hands both calls over at once; AgentCore one per returnControl.
+    rounds = [len(p["returnControlResults"]["results"]) for p in posts if "returnControlResults" in p]
+    assert rounds == ([2] if agent.name == "classic" else [1, 1])
+    assert "· running client tool client_tools.confirm_with_user" in run.stderr_lines
 
 
 def test_agent_errors_reach_the_user_the_same_way(backend: tuple[Backend, FakeApiGateway]) -> None:

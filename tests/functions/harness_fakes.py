@@ -42,7 +42,9 @@ AGENTCORE_ENV = {
     "AGENT_BACKEND": "agentcore",
     "HARNESS_ARN": HARNESS_ARN,
     "HARNESS_RUNTIME_ARN": RUNTIME_ARN,
-    "INLINE_TOOL_GROUPS": json.dumps({"get_local_time": CLIENT_GROUP, "confirm_action": CLIENT_GROUP}),
+    "INLINE_TOOL_GROUPS": json.dumps(
+        {"get_local_time": CLIENT_GROUP, "confirm_action": CLIENT_GROUP, "confirm_with_user": CLIENT_GROUP}
+    ),
 }
 SESSION_HEADER = "x-amzn-bedrock-agentcore-runtime-session-id"
 

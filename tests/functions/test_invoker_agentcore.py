@@ -3,18 +3,36 @@ every modeled error and stream member, the returnControl round trip, deadline an
 
 from __future__ import annotations
 
+import base64
 import gzip
 import json
+import random
 import re
+import string
+import zlib
 from pathlib import Path
 from typing import Any
 
 import botocore
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from functions.invoker import agentcore
-from functions.invoker.agentcore import STOP_REASONS, UPSTREAM_ERRORS, runtime_session_id
+from functions.invoker.agentcore import (
+    INVOCATION_PREFIX,
+    STOP_REASONS,
+    UPSTREAM_ERRORS,
+    Handoff,
+    InlineCall,
+    decode_invocation_id,
+    encode_invocation_id,
+    runtime_session_id,
+    session_tag,
+)
 from functions.invoker.classic import THROTTLING_ERRORS
+from functions.invoker.errors import ApiError
+from functions.invoker.validation import MAX_INVOCATION_ID
 from tests.functions import eventstream as es
 from tests.functions.harness_fakes import (
     CLIENT_GROUP,
@@ -98,7 +116,71 @@ def test_gateway_tools_run_inside_the_harness(h: Harness) -> None:
     }
 
 
-def test_inline_functions_return_control_and_resume_with_tool_results(h: Harness) -> None:
+TOOL_A = InlineCall("tooluse_a", "get_local_time", {"timezone": "UTC"})
+TOOL_B = InlineCall("tooluse_b", "confirm_action", {"question": "Go?", "urgent": True})
+GROUPS = {"get_local_time": CLIENT_GROUP, "confirm_action": CLIENT_GROUP}
+LOCAL_TIME_INPUT = {
+    "actionGroup": CLIENT_GROUP,
+    "function": "get_local_time",
+    "parameters": [{"name": "timezone", "type": "string", "value": "UTC"}],
+}
+CONFIRM_INPUT = {
+    "actionGroup": CLIENT_GROUP,
+    "function": "confirm_action",
+    "parameters": [
+        {"name": "question", "type": "string", "value": "Go?"},
+        {"name": "urgent", "type": "boolean", "value": "true"},
+    ],
+}
+
+
+def decoded(invocation_id: str, session: str = SESSION) -> Handoff:
+    return decode_invocation_id(invocation_id, runtime_session_id(session), GROUPS)
+
+
+def invocation_id(call: InlineCall, *queue: InlineCall, session: str = SESSION) -> str:
+    return encode_invocation_id(runtime_session_id(session), Handoff(call, queue))
+
+
+def answer(control: dict[str, Any], **result: str) -> dict[str, Any]:
+    """The returnControlResults that answer ``control``'s one input with ``result``."""
+    (item,) = control["invocationInputs"]
+    return {
+        "sessionId": SESSION,
+        "returnControlResults": {
+            "invocationId": control["invocationId"],
+            "results": [{"actionGroup": item["actionGroup"], "function": item["function"], **result}],
+        },
+    }
+
+
+def resume_messages(call: InlineCall, text: str, status: str) -> list[dict[str, Any]]:
+    """What the invoker must send to resume ``call``: its toolUse echoed, then the client's result."""
+    return [
+        {
+            "role": "assistant",
+            "content": [{"toolUse": {"toolUseId": call.tool_use_id, "name": call.name, "input": call.input}}],
+        },
+        {
+            "role": "user",
+            "content": [
+                {"toolResult": {"toolUseId": call.tool_use_id, "content": [{"text": text}], "status": status}}
+            ],
+        },
+    ]
+
+
+RESTREAMED = {
+    "queued call not streamed again": [],
+    "queued call streamed again": ["tooluse_b"],
+    "answered and queued calls streamed again": ["tooluse_a", "tooluse_b"],
+}
+
+
+@pytest.mark.parametrize("restreamed", sorted(RESTREAMED))
+def test_inline_functions_are_handed_off_one_at_a_time_and_resumed_with_the_tool_use_echoed(
+    h: Harness, restreamed: str
+) -> None:
     h.agent.stream(
         *text("Let me check."),
         *tool_use("tooluse_a", "get_local_time", '{"time', 'zone": "UTC"}'),
@@ -107,78 +189,271 @@ def test_inline_functions_return_control_and_resume_with_tool_results(h: Harness
     )
     first = h.chat({"inputText": "time?", "sessionId": SESSION})
     assert first.status == 200
+    assert first.json()["completion"] == "Let me check."
     control = first.json()["returnControl"]
-    assert control == {
-        "invocationId": "tooluse:tooluse_a,tooluse_b",
-        "invocationInputs": [
-            {
-                "actionGroup": CLIENT_GROUP,
-                "function": "get_local_time",
-                "parameters": [{"name": "timezone", "type": "string", "value": "UTC"}],
-            },
-            {
-                "actionGroup": CLIENT_GROUP,
-                "function": "confirm_action",
-                "parameters": [
-                    {"name": "question", "type": "string", "value": "Go?"},
-                    {"name": "urgent", "type": "boolean", "value": "true"},
-                ],
-            },
-        ],
-    }
-    h.agent.stream(*text("It is noon."), stop("end_turn"))
-    second = h.chat(
-        {
-            "sessionId": SESSION,
-            "returnControlResults": {
-                "invocationId": control["invocationId"],
-                "results": [
-                    {"actionGroup": CLIENT_GROUP, "function": "get_local_time", "body": "12:00"},
-                    {"actionGroup": CLIENT_GROUP, "function": "confirm_action", "confirmationState": "DENY"},
-                ],
-            },
-        }
-    )
-    assert second.status == 200
-    assert second.json()["completion"] == "It is noon."
-    resumed = h.agent.requests[1]
-    assert resumed.headers[SESSION_HEADER] == runtime_session_id(SESSION)
-    assert resumed.body["messages"] == [
-        {
-            "role": "user",
-            "content": [
-                {
-                    "toolResult": {
-                        "toolUseId": "tooluse_a",
-                        "content": [{"text": "12:00"}],
-                        "status": "success",
-                    }
-                },
-                {
-                    "toolResult": {
-                        "toolUseId": "tooluse_b",
-                        "content": [{"text": "The user declined this action."}],
-                        "status": "error",
-                    }
-                },
-            ],
-        }
+    assert control["invocationInputs"] == [LOCAL_TIME_INPUT]
+    assert control["invocationId"].startswith("tooluse:v2:")
+    assert decoded(control["invocationId"]) == Handoff(TOOL_A, (TOOL_B,))
+    assert h.logs.summary()["invocation_inputs"] == 1
+
+    # The harness hands the queued call off next; it may or may not stream its toolUse again.
+    calls = {"tooluse_a": TOOL_A, "tooluse_b": TOOL_B}
+    again = [
+        piece
+        for index, tool_use_id in enumerate(RESTREAMED[restreamed], start=1)
+        for piece in tool_use(
+            tool_use_id, calls[tool_use_id].name, json.dumps(calls[tool_use_id].input), index=index
+        )
     ]
+    h.agent.stream(*again, stop("tool_use"), usage(30, 2))
+    second = h.chat(answer(control, body="12:00"))
+    assert second.status == 200
+    assert h.agent.requests[1].headers[SESSION_HEADER] == runtime_session_id(SESSION)
+    assert h.agent.requests[1].body == {"messages": resume_messages(TOOL_A, "12:00", "success")}
+    control = second.json()["returnControl"]
+    assert control["invocationInputs"] == [CONFIRM_INPUT]
+    assert decoded(control["invocationId"]) == Handoff(TOOL_B)
+
+    h.agent.stream(*text("Understood, not going."), stop("end_turn"))
+    third = h.chat(answer(control, confirmationState="DENY"))
+    assert third.status == 200
+    assert third.json()["completion"] == "Understood, not going."
+    assert "returnControl" not in third.json()
+    assert h.agent.requests[2].body == {
+        "messages": resume_messages(TOOL_B, "The user declined this action.", "error")
+    }
+    assert len(h.agent.requests) == 3
 
 
-def test_results_that_do_not_answer_the_returned_calls_are_rejected(h: Harness) -> None:
+def test_a_new_model_response_after_the_resume_supersedes_the_queue(h: Harness) -> None:
+    # The old contract kept no inline turn: the model saw only the answered call and asked anew.
+    h.agent.stream(*tool_use("tooluse_c", "confirm_action", '{"question": "Sure?"}'), stop("tool_use"))
+    response = h.chat(
+        answer(
+            {"invocationId": invocation_id(TOOL_A, TOOL_B), "invocationInputs": [LOCAL_TIME_INPUT]},
+            body="12:00",
+        )
+    )
+    control = response.json()["returnControl"]
+    assert decoded(control["invocationId"]) == Handoff(
+        InlineCall("tooluse_c", "confirm_action", {"question": "Sure?"})
+    )
+
+
+def test_only_the_last_stop_decides_and_only_inline_tools_are_handed_off(h: Harness) -> None:
+    # A gateway tool's use the harness answered, then an inline call left pending: only the latter.
+    h.agent.stream(
+        *tool_use("tooluse_1", "tools___calculate", '{"expression": "6*7"}', type="mcp_tool_use"),
+        stop("tool_use"),
+        *tool_result("tooluse_1", '{"result": "42"}'),
+        *tool_use("tooluse_2", "get_local_time", '{"timezone": "UTC"}', index=2),
+        stop("tool_use"),
+    )
+    control = h.chat({"inputText": "6*7 and the time?", "sessionId": SESSION}).json()["returnControl"]
+    assert control["invocationInputs"] == [LOCAL_TIME_INPUT]
+    assert decoded(control["invocationId"]) == Handoff(
+        InlineCall("tooluse_2", "get_local_time", {"timezone": "UTC"})
+    )
+    # A pending use of a tool that is not the client's is never handed to it; nor one a later stop ended.
+    for steps in (
+        [*tool_use("tooluse_3", "tools___unknown", "{}"), stop("tool_use")],
+        [*tool_use("tooluse_4", "get_local_time", "{}"), stop("tool_use"), *text("done"), stop("max_tokens")],
+    ):
+        h.agent.stream(*steps)
+        response = h.chat({"inputText": "hi", "sessionId": SESSION})
+        assert response.status == 502
+        assert "returnControl" not in response.raw["body"]
+
+
+def test_a_resume_whose_stream_ends_with_nothing_pending_is_an_error(h: Harness) -> None:
+    h.agent.stream(stop("tool_use"))
+    response = h.chat(
+        answer({"invocationId": invocation_id(TOOL_A), "invocationInputs": [LOCAL_TIME_INPUT]}, body="12:00")
+    )
+    assert (response.status, error_of(response)["code"]) == (502, "AGENT_INCOMPLETE_RESPONSE")
+
+
+def _tampered_ids() -> dict[str, str]:
+    valid = invocation_id(TOOL_A, TOOL_B)
+    payload = valid.removeprefix(INVOCATION_PREFIX)
+
+    def packed(document: object, raw: bytes | None = None) -> str:
+        data = raw if raw is not None else json.dumps(document).encode()
+        return INVOCATION_PREFIX + base64.urlsafe_b64encode(zlib.compress(data)).rstrip(b"=").decode()
+
+    tag = session_tag(runtime_session_id(SESSION))
+    a = ["tooluse_a", "get_local_time", {}]
+    flipped = payload[:10] + ("A" if payload[10] != "A" else "B") + payload[11:]
+    return {
+        "the v1 form": "tooluse:tooluse_a,tooluse_b",
+        "a Classic id": "inv-1",
+        "not base64url": INVOCATION_PREFIX + "abc+/def",
+        "padded": valid + "==",
+        "truncated": valid[:-3],
+        "a character changed": INVOCATION_PREFIX + flipped,
+        "not zlib": INVOCATION_PREFIX + base64.urlsafe_b64encode(b"{}").rstrip(b"=").decode(),
+        "data after the stream": valid + base64.urlsafe_b64encode(b"").decode() + "AAAA",
+        "another session": invocation_id(TOOL_A, session="sess-other"),
+        "not an object": packed([tag, a, []]),
+        "a missing key": packed({"s": tag, "u": a}),
+        "an extra key": packed({"s": tag, "u": a, "q": [], "x": 1}),
+        "a queue that is not a list": packed({"s": tag, "u": a, "q": {}}),
+        "a tool that is not the client's": packed(
+            {"s": tag, "u": ["tooluse_a", "tools___calculate", {}], "q": []}
+        ),
+        "a queued tool that is not the client's": packed({"s": tag, "u": a, "q": [["t2", "shell", {}]]}),
+        "an input that is not an object": packed(
+            {"s": tag, "u": ["tooluse_a", "get_local_time", "{}"], "q": []}
+        ),
+        "a bad tool use id": packed({"s": tag, "u": ["tool use", "get_local_time", {}], "q": []}),
+        "a tool use id too long": packed({"s": tag, "u": ["t" * 65, "get_local_time", {}], "q": []}),
+        "a call of two fields": packed({"s": tag, "u": ["tooluse_a", "get_local_time"], "q": []}),
+        "a duplicate call": packed({"s": tag, "u": a, "q": [a]}),
+        "NaN": packed(
+            None, raw=b'{"s": "%s", "u": ["tooluse_a", "get_local_time", {"x": NaN}], "q": []}' % tag.encode()
+        ),
+        "a decompression bomb": packed(None, raw=b'{"s": "' + b"0" * 2_000_000 + b'"}'),
+    }
+
+
+TAMPERED = _tampered_ids()
+
+
+@pytest.mark.parametrize("name", sorted(TAMPERED))
+def test_a_malformed_or_altered_invocation_id_is_refused_before_the_harness_is_called(
+    h: Harness, name: str
+) -> None:
+    tampered = TAMPERED[name]
+    assert len(tampered) <= MAX_INVOCATION_ID
     response = h.chat(
         {
             "sessionId": SESSION,
             "returnControlResults": {
-                "invocationId": "tooluse:a,b",
+                "invocationId": tampered,
                 "results": [{"actionGroup": CLIENT_GROUP, "function": "get_local_time", "body": "x"}],
             },
         }
     )
     assert response.status == 400
-    assert error_of(response)["code"] == "VALIDATION_ERROR"
+    error = error_of(response)
+    assert error["code"] == "VALIDATION_ERROR"
+    assert error["message"].startswith("returnControlResults.invocationId ")
+    assert "latest returnControl" in error["message"]
     assert h.agent.requests == []
+
+
+@pytest.mark.parametrize(
+    "results",
+    [
+        pytest.param(
+            [
+                {"actionGroup": CLIENT_GROUP, "function": "get_local_time", "body": "12:00"},
+                {"actionGroup": CLIENT_GROUP, "function": "confirm_action", "confirmationState": "DENY"},
+            ],
+            id="two results for one call",
+        ),
+        pytest.param(
+            [{"actionGroup": CLIENT_GROUP, "function": "confirm_action", "body": "x"}], id="another function"
+        ),
+        pytest.param(
+            [{"actionGroup": "billing", "function": "get_local_time", "body": "x"}], id="another group"
+        ),
+        pytest.param(
+            [{"actionGroup": CLIENT_GROUP, "apiPath": "/time", "httpMethod": "GET", "body": "x"}],
+            id="an API result",
+        ),
+    ],
+)
+def test_results_that_do_not_answer_the_returned_call_are_rejected(h: Harness, results: list[Any]) -> None:
+    response = h.chat(
+        {
+            "sessionId": SESSION,
+            "returnControlResults": {"invocationId": invocation_id(TOOL_A, TOOL_B), "results": results},
+        }
+    )
+    assert response.status == 400
+    error = error_of(response)
+    assert error["code"] == "VALIDATION_ERROR"
+    assert error["message"].startswith("returnControlResults.results must be exactly one function result")
+    assert h.agent.requests == []
+
+
+def test_the_invocation_id_limit_is_the_apis(h: Harness) -> None:
+    for length, expected in (
+        (MAX_INVOCATION_ID, "returnControlResults.invocationId is not"),
+        (MAX_INVOCATION_ID + 1, f"1..{MAX_INVOCATION_ID} characters"),
+    ):
+        response = h.chat(
+            {
+                "sessionId": SESSION,
+                "returnControlResults": {
+                    "invocationId": "x" * length,
+                    "results": [{"actionGroup": CLIENT_GROUP, "function": "get_local_time"}],
+                },
+            }
+        )
+        assert response.status == 400
+        assert expected in error_of(response)["message"]
+
+
+def test_pending_calls_too_large_for_an_invocation_id_are_a_502_not_truncated(h: Harness) -> None:
+    noise = random.Random(7)
+    uses = [
+        piece
+        for number in range(5)
+        for piece in tool_use(
+            f"tooluse_{number}",
+            "get_local_time",
+            json.dumps({"timezone": "".join(noise.choices(string.ascii_letters, k=4_000))}),
+            index=number,
+        )
+    ]
+    h.agent.stream(*uses, stop("tool_use"))
+    response = h.chat({"inputText": "time?", "sessionId": SESSION})
+    assert response.status == 502
+    error = error_of(response)
+    assert error["code"] == "AGENT_BAD_RESPONSE"
+    assert f"over {MAX_INVOCATION_ID} characters" in error["message"]
+    assert "returnControl" not in response.raw["body"]
+    # One call less fits: the bound is what the encoding needs, not a guess.
+    h.agent.stream(*uses[: 4 * 3], stop("tool_use"))
+    control = h.chat({"inputText": "time?", "sessionId": SESSION}).json()["returnControl"]
+    assert len(decoded(control["invocationId"]).queue) == 3
+
+
+tool_ids = st.text(string.ascii_letters + string.digits + "_-", min_size=1, max_size=64)
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False, allow_infinity=False) | st.text(),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=3),
+    max_leaves=8,
+)
+calls = st.builds(
+    InlineCall,
+    tool_ids,
+    st.sampled_from(sorted(GROUPS)),
+    st.dictionaries(st.text(max_size=8), json_values, max_size=4),
+)
+
+
+@settings(max_examples=50)
+@given(
+    call=calls,
+    queue=st.lists(calls, max_size=4),
+    session=st.sampled_from([SESSION, "ab", "x" * 100]),
+    cut=st.integers(min_value=0),
+)
+def test_an_invocation_id_round_trips_and_no_prefix_of_it_decodes(
+    call: InlineCall, queue: list[InlineCall], session: str, cut: int
+) -> None:
+    unique = tuple({c.tool_use_id: c for c in queue if c.tool_use_id != call.tool_use_id}.values())
+    handoff = Handoff(call, unique)
+    encoded = encode_invocation_id(runtime_session_id(session), handoff)
+    assert re.fullmatch(r"tooluse:v2:[A-Za-z0-9_-]+", encoded)
+    assert decoded(encoded, session) == handoff
+    prefix = encoded[: len(INVOCATION_PREFIX) + cut % (len(encoded) - len(INVOCATION_PREFIX))]
+    with pytest.raises(ApiError) as refused:
+        decoded(prefix, session)
+    assert refused.value.status == 400
 
 
 @pytest.mark.parametrize(

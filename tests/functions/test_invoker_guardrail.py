@@ -20,6 +20,7 @@ from functions.invoker import agentcore, streaming
 from functions.invoker import backend as backend_module
 from functions.invoker import guardrail as guardrail_module
 from functions.invoker import handler as handler_module
+from functions.invoker.agentcore import Handoff, InlineCall, encode_invocation_id, runtime_session_id
 from functions.invoker.runtime import StreamedResponse
 from tests.functions import eventstream as es
 from tests.functions.harness_fakes import (
@@ -361,23 +362,33 @@ def test_agentcore_text_before_a_returned_control_is_checked_first(
     assert guardrail.texts() == ["time?", "Let me check."]
 
 
+LOOKUP = InlineCall("tooluse_b", "get_local_time", {"timezone": "UTC"})
 RESULTS = {
     "sessionId": SESSION,
     "returnControlResults": {
-        "invocationId": "tooluse:tooluse_a,tooluse_b",
+        "invocationId": encode_invocation_id(runtime_session_id(SESSION), Handoff(LOOKUP)),
         "results": [
-            {"actionGroup": "client_tools", "function": "get_local_time", "body": "12:00"},
-            {"actionGroup": "client_tools", "function": "lookup", "body": "Mail a@b.example"},
+            {"actionGroup": "client_tools", "function": "get_local_time", "body": "Mail a@b.example"}
         ],
     },
 }
+
+
+def resumed_with(result_text: str, status: str) -> list[dict[str, Any]]:
+    """The resume the harness must get: LOOKUP's toolUse echoed, then a result of this text."""
+    tool_use = {"toolUseId": "tooluse_b", "name": "get_local_time", "input": {"timezone": "UTC"}}
+    result = {"toolUseId": "tooluse_b", "content": [{"text": result_text}], "status": status}
+    return [
+        {"role": "assistant", "content": [{"toolUse": tool_use}]},
+        {"role": "user", "content": [{"toolResult": result}]},
+    ]
 
 
 def test_agentcore_returned_tool_results_are_checked_as_input_and_masked_ones_sent_masked(
     core: tuple[Harness, FakeGuardrail],
 ) -> None:
     h, guardrail = core
-    guardrail.answer(passed(), intervened("Mail {EMAIL}", **PII_MASKED))
+    guardrail.answer(intervened("Mail {EMAIL}", **PII_MASKED))
     h.agent.stream(*text("It is noon."), stop("end_turn"))
 
     response = h.chat(RESULTS)
@@ -387,14 +398,10 @@ def test_agentcore_returned_tool_results_are_checked_as_input_and_masked_ones_se
     assert response.json()["guardrailInterventions"] == [
         {"source": "INPUT", "action": "ANONYMIZED", "policies": ["sensitiveInformation"], **INTERVENTION}
     ]
-    assert guardrail.sources() == ["INPUT", "INPUT", "OUTPUT"]
-    assert guardrail.texts()[:2] == ["12:00", "Mail a@b.example"]
+    assert guardrail.sources() == ["INPUT", "OUTPUT"]
+    assert guardrail.texts()[0] == "Mail a@b.example"
     (invoke,) = h.agent.requests
-    results = [block["toolResult"] for block in invoke.body["messages"][0]["content"]]
-    assert [(r["toolUseId"], r["content"]) for r in results] == [
-        ("tooluse_a", [{"text": "12:00"}]),
-        ("tooluse_b", [{"text": "Mail {EMAIL}"}]),
-    ]
+    assert invoke.body["messages"] == resumed_with("Mail {EMAIL}", "success")
     assert_no_leak(h, response.json())
     assert "a@b.example" not in h.logs.text
 
@@ -403,7 +410,7 @@ def test_agentcore_a_blocked_tool_result_reaches_the_harness_as_a_failed_result_
     core: tuple[Harness, FakeGuardrail],
 ) -> None:
     h, guardrail = core
-    guardrail.answer(passed(), intervened(BLOCKED_INPUT, **CONTENT_BLOCKED))
+    guardrail.answer(intervened(BLOCKED_INPUT, **CONTENT_BLOCKED))
     h.agent.stream(*text("I could not use that result."), stop("end_turn"))
 
     response = h.chat(RESULTS)
@@ -412,15 +419,11 @@ def test_agentcore_a_blocked_tool_result_reaches_the_harness_as_a_failed_result_
     body = response.json()
     assert body["completion"] == "I could not use that result."
     assert body["guardrailInterventions"] == BLOCKED_INPUT_ANSWER["guardrailInterventions"]
-    assert guardrail.sources() == ["INPUT", "INPUT", "OUTPUT"]
-    # Every tool use the harness waits for is answered (its session stays usable); the blocked body
+    assert guardrail.sources() == ["INPUT", "OUTPUT"]
+    # The tool use the harness waits for is answered (its session stays usable); the blocked body
     # never reaches it, only the guardrail's message, as a failed result.
     (invoke,) = h.agent.requests
-    results = [block["toolResult"] for block in invoke.body["messages"][0]["content"]]
-    assert [(r["toolUseId"], r["content"], r["status"]) for r in results] == [
-        ("tooluse_a", [{"text": "12:00"}], "success"),
-        ("tooluse_b", [{"text": BLOCKED_INPUT}], "error"),
-    ]
+    assert invoke.body["messages"] == resumed_with(BLOCKED_INPUT, "error")
     assert "a@b.example" not in json.dumps(invoke.body)
     assert_no_leak(h, body)
     assert "a@b.example" not in h.logs.text

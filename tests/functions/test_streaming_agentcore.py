@@ -10,10 +10,16 @@ import pytest
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from functions.invoker import streaming
-from functions.invoker.agentcore import STOP_REASONS
+from functions.invoker.agentcore import (
+    STOP_REASONS,
+    Handoff,
+    InlineCall,
+    decode_invocation_id,
+    runtime_session_id,
+)
 from functions.invoker.runtime import StreamedResponse
 from tests.functions import eventstream as es
-from tests.functions.harness_fakes import make_agentcore_harness, stop, text, tool_use, usage
+from tests.functions.harness_fakes import CLIENT_GROUP, make_agentcore_harness, stop, text, tool_use, usage
 from tests.functions.invoker_fakes import API_REQUEST_ID, Harness, api_event
 
 NDJSON = {"Content-Type": "application/json", "Accept": "application/x-ndjson"}
@@ -65,7 +71,60 @@ def test_agentcore_return_of_control_streams(h: Harness) -> None:
 
     assert events[0] == {"type": "chunk", "text": "Let me check."}
     (control,) = [e for e in events if e["type"] == "returnControl"]
-    assert control["returnControl"]["invocationId"] == "tooluse:tooluse_a"
+    assert control["returnControl"]["invocationInputs"] == [
+        {
+            "actionGroup": CLIENT_GROUP,
+            "function": "get_local_time",
+            "parameters": [{"name": "timezone", "type": "string", "value": "UTC"}],
+        }
+    ]
+    handoff = decode_invocation_id(
+        control["returnControl"]["invocationId"],
+        runtime_session_id(SESSION),
+        {"get_local_time": CLIENT_GROUP},
+    )
+    assert handoff == Handoff(InlineCall("tooluse_a", "get_local_time", {"timezone": "UTC"}))
+    assert events[-1]["type"] == "done"
+
+
+def test_agentcore_streams_two_inline_calls_as_two_returns_of_control(h: Harness) -> None:
+    h.agent.stream(
+        *tool_use("tooluse_a", "get_local_time", '{"timezone": "UTC"}'),
+        *tool_use("tooluse_b", "get_local_time", '{"timezone": "Asia/Tokyo"}', index=2),
+        stop("tool_use"),
+    )
+    h.agent.stream(stop("tool_use"))  # the harness hands the second off without streaming it again
+    h.agent.stream(*text("Noon in UTC, nine in Tokyo."), stop("end_turn"))
+    groups = {"get_local_time": CLIENT_GROUP}
+
+    body: dict[str, Any] = {"inputText": "times?", "sessionId": SESSION}
+    handed: list[Handoff] = []
+    for _ in range(3):
+        events = lines(stream(h, body))
+        controls = [e["returnControl"] for e in events if e["type"] == "returnControl"]
+        if not controls:
+            break
+        (control,) = controls
+        (item,) = control["invocationInputs"]
+        handed.append(decode_invocation_id(control["invocationId"], runtime_session_id(SESSION), groups))
+        result = {"actionGroup": item["actionGroup"], "function": item["function"], "body": "12:00"}
+        body = {
+            "sessionId": SESSION,
+            "returnControlResults": {"invocationId": control["invocationId"], "results": [result]},
+        }
+
+    tokyo = InlineCall("tooluse_b", "get_local_time", {"timezone": "Asia/Tokyo"})
+    assert handed == [
+        Handoff(InlineCall("tooluse_a", "get_local_time", {"timezone": "UTC"}), (tokyo,)),
+        Handoff(tokyo),
+    ]
+    assert [e for e in events if e["type"] == "chunk"] == [
+        {"type": "chunk", "text": "Noon in UTC, nine in Tokyo."}
+    ]
+    echoed = [
+        request.body["messages"][0]["content"][0]["toolUse"]["toolUseId"] for request in h.agent.requests[1:]
+    ]
+    assert echoed == ["tooluse_a", "tooluse_b"]
     assert events[-1]["type"] == "done"
 
 
