@@ -13,14 +13,22 @@ from typing import Any
 import pulumi
 
 from client.tools import CLIENT_ACTION_GROUP, CLIENT_TOOLS
-from components.agent import AgentArgs, AgentKeySpec, KnowledgeBaseSpec, ToolGroup, create_agent
+from components.agent import (
+    AgentArgs,
+    AgentKeySpec,
+    KnowledgeBaseSpec,
+    ToolGroup,
+    create_agent,
+    searches_knowledge_bases,
+)
 from components.api import ChatApi, ChatApiArgs, allowed_origins
-from components.config import load_config
+from components.config import KNOWLEDGE_TOOL_ENDPOINT_SERVICE, load_config
 from components.context import AwsContext
 from components.endpoints import InterfaceEndpoints, InterfaceEndpointsArgs
 from components.function import VpcFunction, VpcFunctionArgs, VpcFunctionRoleArgs
 from components.function_schema import (
     DEFAULT_MAX_FUNCTIONS,
+    FunctionDefinition,
     check_action_group_name,
     function_schema,
     function_schema_for_resolver,
@@ -43,6 +51,7 @@ from components.web import (
     auth_domain_url,
     page_connect_sources,
 )
+from functions.action_group.knowledge import KNOWLEDGE_TARGET, knowledge_app
 from functions.action_group.tools import app as action_group_tools
 
 # Where Lambda finds the invoker's streaming exec wrapper (the archive keeps the package path).
@@ -58,9 +67,24 @@ naming = Naming(config.name_prefix)
 # across all its tool groups. Built (and checked, with the group names) before any resource is
 # registered: on a real `pulumi up` a program error after the first registration leaves a
 # half-created stack behind.
+# A runtime that cannot search a knowledge base itself (AgentCore) searches it through the search
+# tool: one more tool group, run by the action-group Lambda (functions/action_group/knowledge.py).
+# knowledgeBaseAttached false takes the group away (the knowledge base stays).
+knowledge_tool_group: str | None = None
+knowledge_tool_functions: list[FunctionDefinition] = []
+if (
+    config.knowledge_base is not None
+    and config.knowledge_base.attached
+    and not searches_knowledge_bases(config.agent.runtime)
+):
+    knowledge_tool_group = check_action_group_name(KNOWLEDGE_TARGET)
+    knowledge_tool_functions = function_schema_for_resolver(
+        knowledge_app, max_functions=DEFAULT_MAX_FUNCTIONS - len(CLIENT_TOOLS)
+    )
 lambda_tool_group = check_action_group_name("tools")
 lambda_tool_functions = function_schema_for_resolver(
-    action_group_tools, max_functions=DEFAULT_MAX_FUNCTIONS - len(CLIENT_TOOLS)
+    action_group_tools,
+    max_functions=DEFAULT_MAX_FUNCTIONS - len(CLIENT_TOOLS) - len(knowledge_tool_functions),
 )
 client_tool_group = check_action_group_name(CLIENT_ACTION_GROUP)
 client_tool_functions = function_schema(CLIENT_TOOLS)
@@ -124,8 +148,6 @@ def vpc_function(role: str, description: str, **extra: Any) -> VpcFunction:
     )
 
 
-action_group_function = vpc_function("action-group", "Tools the Bedrock agent calls")
-
 # The agent's own key (agentKmsKey), or the one the user brings (agentKmsKeyArn): sessions and
 # resources of the agent; the stack's own key also encrypts its guardrail and knowledge base.
 agent_key = (
@@ -166,6 +188,60 @@ if config.knowledge_base is not None:
         )
     )
 
+# The action-group Lambda runs the agent's tools; with the search tool, it retrieves from exactly this
+# stack's knowledge base. Retrieve authorizes the knowledge-base resource type (arn:...:knowledge-base/
+# <id>; Service Authorization Reference, "Actions defined by Amazon Bedrock"). It needs no KMS grant
+# for the agent key that encrypts the knowledge base's store: Retrieve takes no key (botocore
+# bedrock-agent-runtime RetrieveRequest has none, unlike RetrieveAndGenerate's sessionConfiguration),
+# and Bedrock reads the vector index with the knowledge base's own role, which holds the key
+# (components/knowledge_base.py, UseTheAgentKey).
+knowledge_access: dict[str, Any] = {}
+if knowledge_tool_group is not None:
+    assert knowledge_base is not None
+    knowledge_access = {
+        "environment": {"KNOWLEDGE_BASE_ID": knowledge_base.knowledge_base_id},
+        "statements": [
+            {
+                "Sid": "RetrieveFromThisStacksKnowledgeBase",
+                "Effect": "Allow",
+                "Action": "bedrock:Retrieve",
+                "Resource": knowledge_base.knowledge_base_arn,
+            }
+        ],
+    }
+action_group_function = vpc_function("action-group", "Tools the Bedrock agent calls", **knowledge_access)
+
+
+def action_group_tools_group(name: str, description: str, functions: list[FunctionDefinition]) -> ToolGroup:
+    """A tool group the action-group Lambda runs."""
+    return ToolGroup(
+        name=name,
+        description=description,
+        functions=functions,
+        function_arn=action_group_function.arn,
+        executor_key=naming.function_name("action-group"),
+    )
+
+
+tool_groups = [
+    action_group_tools_group(
+        lambda_tool_group, "Calculator, unit conversion and business-day arithmetic", lambda_tool_functions
+    ),
+    ToolGroup(
+        name=client_tool_group,
+        description="Tools the API client fulfils on the user's machine (local time, confirmation)",
+        functions=client_tool_functions,
+    ),
+]
+if knowledge_tool_group is not None:
+    tool_groups.append(
+        action_group_tools_group(
+            knowledge_tool_group,
+            "Searches the stack's knowledge base (the documents in knowledge/)",
+            knowledge_tool_functions,
+        )
+    )
+
 guardrail: GuardrailAttachment | None = None
 if config.guardrail is not None:
     guardrail = AgentGuardrail(
@@ -193,23 +269,11 @@ agent = create_agent(
         context=context,
         settings=config.agent,
         agent_name=config.name_prefix,
-        tool_groups=[
-            ToolGroup(
-                name=lambda_tool_group,
-                description="Calculator, unit conversion and business-day arithmetic",
-                functions=lambda_tool_functions,
-                function_arn=action_group_function.arn,
-                executor_key=naming.function_name("action-group"),
-            ),
-            ToolGroup(
-                name=client_tool_group,
-                description="Tools the API client fulfils on the user's machine (local time, confirmation)",
-                functions=client_tool_functions,
-            ),
-        ],
+        tool_groups=tool_groups,
         turn_timeout_seconds=config.api.integration_timeout_ms // 1000,
         guardrail=guardrail,
-        knowledge_bases=knowledge_bases,
+        # A runtime that cannot search them itself has the search tool instead (above).
+        knowledge_bases=knowledge_bases if searches_knowledge_bases(config.agent.runtime) else [],
         kms_key=agent_key_spec,
     ),
 )
@@ -262,6 +326,28 @@ endpoint_policies: dict[str, Any] = {}
 for service, policy in agent.endpoint_policies(invoker.role_arn).items():
     if service in config.interface_endpoints:
         endpoint_policies[service] = policy
+# The search tool's endpoint: only the action-group role's Retrieve on this stack's knowledge base,
+# beside whatever the agent puts there. Kept while the knowledge base is detached (nothing is granted
+# then, so it admits nothing more; config.py refuses the endpoint once the knowledge base is gone).
+if (
+    knowledge_base is not None
+    and not searches_knowledge_bases(config.agent.runtime)
+    and KNOWLEDGE_TOOL_ENDPOINT_SERVICE in config.interface_endpoints
+):
+    existing = endpoint_policies.get(KNOWLEDGE_TOOL_ENDPOINT_SERVICE, {"Statement": []})
+    endpoint_policies[KNOWLEDGE_TOOL_ENDPOINT_SERVICE] = {
+        "Version": "2012-10-17",
+        "Statement": [
+            *existing["Statement"],
+            {
+                "Sid": "OnlyTheSearchToolRetrievingFromThisStacksKnowledgeBase",
+                "Effect": "Allow",
+                "Principal": {"AWS": function_roles["action-group"].role_arn},
+                "Action": "bedrock:Retrieve",
+                "Resource": knowledge_base.knowledge_base_arn,
+            },
+        ],
+    }
 if "logs" in config.interface_endpoints:
     endpoint_policies["logs"] = {
         "Version": "2012-10-17",

@@ -119,6 +119,12 @@ AGENT_ENDPOINT_SERVICES: Mapping[str, str] = {
 # Runtimes whose invoker applies the guardrail itself, and the endpoint it needs for that
 # (components/agent/agentcore.py: the harness has no guardrail setting).
 GUARDRAIL_ENDPOINT_SERVICES: Mapping[str, str] = {"agentcore": "bedrock-runtime"}
+# Runtimes whose agent cannot search a knowledge base itself (the AgentCore harness has no
+# knowledge-base member: botocore bedrock-agentcore-control CreateHarness), so it searches through the
+# search tool (functions/action_group/knowledge.py), run by the action-group Lambda; and the endpoint
+# that Lambda calls Retrieve through (bedrock-agent-runtime in botocore).
+KNOWLEDGE_TOOL_RUNTIMES: frozenset[str] = frozenset({"agentcore"})
+KNOWLEDGE_TOOL_ENDPOINT_SERVICE = "bedrock-agent-runtime"
 # Regions with the AgentCore harness and the bedrock-agentcore interface endpoint. Sources: "Use
 # interface VPC endpoints (AWS PrivateLink) ... AgentCore" (AgentCore developer guide,
 # vpc-interface-endpoints.html: US East (N. Virginia), US West (Oregon), Europe (Frankfurt), Asia
@@ -469,8 +475,6 @@ def load_config(
     az_count = read.integer("azCount")
     endpoints = read.structured("interfaceEndpoints")
     endpoint_names = _check_endpoints(endpoints, read) if endpoints is not None else None
-    if endpoint_names is not None and runtime is not None:
-        _check_agent_endpoint(endpoint_names, runtime, read)
     traffic_type = _one_of(read, "flowLogTrafficType", FLOW_LOG_TRAFFIC_TYPES)
     retention = read.integer("logRetentionDays")
     if retention is not None and retention not in LOG_RETENTION_DAYS:
@@ -486,20 +490,12 @@ def load_config(
     api = _read_api(read)
     web = _read_web(read, region, api)
     guardrail = _read_guardrail(read, agent)
+    knowledge_base = _read_knowledge_base(read)
     if runtime is not None and endpoint_names is not None:
+        _check_agent_endpoint(endpoint_names, runtime, knowledge_base, read)
         guarded = guardrail is not None or (agent is not None and agent.guardrail_id is not None)
         _check_guardrail_endpoint(endpoint_names, runtime, guarded, read)
-    knowledge_base = _read_knowledge_base(read)
-    if knowledge_base is not None and runtime == "agentcore":
-        # The AgentCore harness has no knowledge-base member (botocore bedrock-agentcore-control
-        # CreateHarness) and the program gives it no retrieval tool yet: a knowledge base there would
-        # cost money and a grounding check that can never run.
-        read.add(
-            "knowledgeBaseEnabled",
-            "agentRuntime agentcore cannot use a knowledge base yet (the harness has no retrieval "
-            "tool); set knowledgeBaseEnabled false, or agentRuntime classic to use one.",
-        )
-        knowledge_base = None
+        _check_knowledge_tool_endpoint(endpoint_names, runtime, knowledge_base, read)
     monitoring = _read_monitoring(read)
 
     zones: Sequence[str] = ()
@@ -1118,16 +1114,29 @@ def _check_region(region: str, runtime: str | None, read: _Reader) -> bool:
     return False
 
 
-def _check_agent_endpoint(names: Sequence[str], runtime: str, read: _Reader) -> None:
-    """The other backend's endpoint serves nothing on this stack but bills every hour."""
+def _check_agent_endpoint(
+    names: Sequence[str], runtime: str, knowledge_base: KnowledgeBaseSettings | None, read: _Reader
+) -> None:
+    """The other backend's endpoint serves nothing on this stack but bills every hour (unless it is the
+    one the knowledge base's search tool calls Retrieve through)."""
     own = AGENT_ENDPOINT_SERVICES[runtime]
+    searched = knowledge_base is not None and runtime in KNOWLEDGE_TOOL_RUNTIMES
     for other_runtime, other in AGENT_ENDPOINT_SERVICES.items():
-        if other_runtime != runtime and other in names:
-            read.add(
-                "interfaceEndpoints",
-                f"'{other}' is the {other_runtime} agent's endpoint but agentRuntime is {runtime}: "
-                f"replace it with '{own}' (it would bill hourly and carry nothing).",
-            )
+        if other_runtime == runtime or other not in names:
+            continue
+        if other == KNOWLEDGE_TOOL_ENDPOINT_SERVICE and searched:
+            continue
+        why = (
+            f"without knowledgeBaseEnabled it would bill hourly and carry nothing: on {runtime} it only "
+            "carries the knowledge base's searches"
+            if other == KNOWLEDGE_TOOL_ENDPOINT_SERVICE and runtime in KNOWLEDGE_TOOL_RUNTIMES
+            else "it would bill hourly and carry nothing"
+        )
+        read.add(
+            "interfaceEndpoints",
+            f"'{other}' is the {other_runtime} agent's endpoint but agentRuntime is {runtime}: "
+            f"replace it with '{own}' ({why}).",
+        )
 
 
 def _check_guardrail_endpoint(names: Sequence[str], runtime: str, guarded: bool, read: _Reader) -> None:
@@ -1139,6 +1148,27 @@ def _check_guardrail_endpoint(names: Sequence[str], runtime: str, guarded: bool,
             "interfaceEndpoints",
             f"agentRuntime {runtime} with a guardrail needs '{service}': the invoker applies the guardrail "
             f"itself (ApplyGuardrail) and has no other way out of the VPC; add '{service}' to the list.",
+        )
+
+
+def _check_knowledge_tool_endpoint(
+    names: Sequence[str], runtime: str, knowledge_base: KnowledgeBaseSettings | None, read: _Reader
+) -> None:
+    """An agent that cannot search a knowledge base itself searches it through the search tool, whose
+    Lambda calls Retrieve (bedrock-agent-runtime) from the private subnets: only through its endpoint.
+    Not while the knowledge base is detached (knowledgeBaseAttached false): nothing searches it then."""
+    service = KNOWLEDGE_TOOL_ENDPOINT_SERVICE
+    if (
+        runtime in KNOWLEDGE_TOOL_RUNTIMES
+        and knowledge_base is not None
+        and knowledge_base.attached
+        and service not in names
+    ):
+        read.add(
+            "interfaceEndpoints",
+            f"agentRuntime {runtime} with knowledgeBaseEnabled needs '{service}': the agent searches the "
+            f"knowledge base through its search tool, whose Lambda calls Retrieve from the VPC and has no "
+            f"other way out; add '{service}' to the list (or set knowledgeBaseEnabled false).",
         )
 
 

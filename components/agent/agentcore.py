@@ -49,9 +49,10 @@ import pulumi_aws as aws
 
 from components.agent.base import AgentArgs, ToolGroup
 from components.agent.classic import ModelAccess, model_invoke_statements, resolve_model_access
-from components.config import AGENT_ENDPOINT_SERVICES, GUARDRAIL_ENDPOINT_SERVICES
+from components.config import AGENT_ENDPOINT_SERVICES, GUARDRAIL_ENDPOINT_SERVICES, KNOWLEDGE_TOOL_RUNTIMES
 from components.function_schema import gateway_tool_schema, json_schema
 from components.keys import key_use_statement
+from functions.action_group.knowledge import KNOWLEDGE_TARGET, SEARCH_TOOL
 
 SERVICE: Final = "bedrock-agentcore"
 # ApplyGuardrail's service (bedrock-runtime in botocore): the invoker applies the guardrail through
@@ -87,6 +88,8 @@ class AgentCoreAgent(pulumi.ComponentResource):
 
     invoke_action = "InvokeHarness"
     endpoint_service = AGENT_ENDPOINT_SERVICES["agentcore"]
+    # The harness has no knowledge-base setting: it searches through the `knowledge` target's tool.
+    searches_knowledge_bases = "agentcore" not in KNOWLEDGE_TOOL_RUNTIMES
     gateway_role: aws.iam.Role
     gateway: aws.bedrock.AgentcoreGateway
     role: aws.iam.Role
@@ -104,6 +107,16 @@ class AgentCoreAgent(pulumi.ComponentResource):
         lambda_groups = [group for group in args.tool_groups if group.function_arn is not None]
         client_groups = [group for group in args.tool_groups if group.function_arn is None]
         self._inline_tool_groups = {d["name"]: group.name for group in client_groups for d in group.functions}
+        # The search tool as the model sees it ("${target}___${tool}"), when the knowledge target exists.
+        self._retrieval_tool = next(
+            (
+                f"{_target_name(group)}___{SEARCH_TOOL}"
+                for group in lambda_groups
+                if _target_name(group) == KNOWLEDGE_TARGET
+                and any(d["name"] == SEARCH_TOOL for d in group.functions)
+            ),
+            None,
+        )
 
         self.gateway_role, gateway_role_policy = self._create_gateway_role(lambda_groups)
         self.gateway = aws.bedrock.AgentcoreGateway(
@@ -207,6 +220,9 @@ class AgentCoreAgent(pulumi.ComponentResource):
             "HARNESS_RUNTIME_ARN": self.runtime_arn,
             # Which tool group each inline function belongs to, for the API's returnControl.
             "INLINE_TOOL_GROUPS": json.dumps(self._inline_tool_groups, sort_keys=True),
+            # The knowledge base's search tool, whose results carry the passages the answer cites and the
+            # guardrail's grounding check uses (functions/invoker/agentcore.py); absent: no retrieval.
+            **({"RETRIEVAL_TOOL": self._retrieval_tool} if self._retrieval_tool is not None else {}),
             # The harness has no guardrail setting: the invoker applies it (module docstring).
             **(guardrail.invoker_environment if guardrail is not None else {}),
         }
@@ -281,7 +297,11 @@ class AgentCoreAgent(pulumi.ComponentResource):
                             "Sid": "InvokeTheToolFunctions",
                             "Effect": "Allow",
                             "Action": "lambda:InvokeFunction",
-                            "Resource": [group.function_arn for group in groups],
+                            # One entry per function: several targets may share one (the action-group
+                            # Lambda runs both `tools` and `knowledge`).
+                            "Resource": list(
+                                {group.executor_key: group.function_arn for group in groups}.values()
+                            ),
                         }
                     ],
                 }
@@ -291,9 +311,12 @@ class AgentCoreAgent(pulumi.ComponentResource):
         return role, policy
 
     def _create_target(self, group: ToolGroup) -> aws.bedrock.AgentcoreGatewayTarget:
-        role = group.name.replace("_", "-")
+        role = _target_name(group)
         assert group.function_arn is not None
         # The gateway calls Lambda with its role; the function's resource policy admits only that role.
+        # One permission per target, even when targets share a function: each has its own statement
+        # (Permission's statement_id is generated when unset, pulumi_aws lambda_/permission.py), so
+        # removing one target (e.g. `knowledge`, knowledgeBaseAttached false) leaves the others' grant.
         permission = aws.lambda_.Permission(
             f"{self._name}-{role}-invoke",
             action="lambda:InvokeFunction",
@@ -333,6 +356,11 @@ class AgentCoreAgent(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self),
         )
         return role, policy
+
+
+def _target_name(group: ToolGroup) -> str:
+    """The gateway target of a tool group (TargetName in botocore: ([0-9a-zA-Z][-]?){1,100})."""
+    return group.name.replace("_", "-")
 
 
 def _principal_policy(

@@ -81,6 +81,12 @@ class AgentRuntime(Protocol):
         ...
 
     @property
+    def searches_knowledge_bases(self) -> bool:
+        """Whether the agent searches `AgentArgs.knowledge_bases` itself; False: only through the
+        search tool's tool group (components/agent/__init__.py `searches_knowledge_bases`)."""
+        ...
+
+    @property
     def endpoint_service(self) -> str:
         """Short name of the interface endpoint service the invoker calls through."""
         ...

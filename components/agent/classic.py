@@ -54,7 +54,7 @@ import pulumi_aws as aws
 import pulumiverse_time as time
 
 from components.agent.base import AgentArgs, AgentKeySpec, KnowledgeBaseSpec, ToolGroup
-from components.config import AGENT_ENDPOINT_SERVICES, AgentSettings
+from components.config import AGENT_ENDPOINT_SERVICES, KNOWLEDGE_TOOL_RUNTIMES, AgentSettings
 from components.context import AwsContext
 from components.function_schema import check_action_group_name, pulumi_aws_function_schema
 from components.guardrail import GuardrailAttachment
@@ -111,6 +111,8 @@ class BedrockAgent(pulumi.ComponentResource):
 
     invoke_action = "InvokeAgent"
     endpoint_service = AGENT_ENDPOINT_SERVICES["classic"]
+    # The agent searches its associated knowledge bases itself (AgentAgentKnowledgeBaseAssociation).
+    searches_knowledge_bases = "classic" not in KNOWLEDGE_TOOL_RUNTIMES
     alias_prefix = "live"
     role: aws.iam.Role
     agent: aws.bedrock.AgentAgent

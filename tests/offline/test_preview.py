@@ -61,13 +61,21 @@ def test_insecure_choices_build_but_are_rejected(
 
 
 def test_agentcore_stack_needs_its_own_endpoint(analyzer: PolicyAnalyzer) -> None:
-    result = judged(analyzer, "agentcore", interfaceEndpoints=["logs", "bedrock-runtime"])
+    result = judged(
+        analyzer, "agentcore", interfaceEndpoints=["logs", "bedrock-runtime", "bedrock-agent-runtime"]
+    )
     _assert_rejected(result, "vpc-required-endpoints", "no interface endpoint for 'bedrock-agentcore'")
-    assert not any("bedrock-agent-runtime" in v.message for v in result.report.violations)
+    # Present, for the knowledge base's search tool: nothing asks for it again.
+    assert not any("'bedrock-agent-runtime'" in v.message for v in result.report.violations)
 
 
 def test_an_agentcore_stack_without_a_guardrail_is_told_so(analyzer: PolicyAnalyzer) -> None:
-    result = judged(analyzer, "agentcore", guardrailEnabled=False, interfaceEndpoints=["bedrock-agentcore"])
+    result = judged(
+        analyzer,
+        "agentcore",
+        guardrailEnabled=False,
+        interfaceEndpoints=["bedrock-agentcore", "bedrock-agent-runtime"],
+    )
     messages = [v.message for v in result.report.violations if v.policy_name == "agentcore-guardrail"]
     assert any("invokes AgentcoreHarness 'agent-harness' without a guardrail" in m for m in messages), (
         messages

@@ -41,11 +41,14 @@ def runtime_arn(run: ProgramRun) -> str:
     return str(environments[0]["agentcoreRuntimeEnvironments"][0]["agentRuntimeArn"])
 
 
-def test_no_classic_agent_and_no_agent_runtime_endpoint(stack: ProgramRun) -> None:
+def test_no_classic_agent_and_only_the_endpoints_agentcore_uses(stack: ProgramRun) -> None:
+    # No agent, alias, action group or knowledge-base association: the harness replaces them all.
     assert not [r for r in stack.resources if r.type.startswith("aws:bedrock/agentAgent")]
     services = sorted(e.inputs["serviceName"] for e in stack.of_type(ENDPOINT))
-    # bedrock-runtime: the invoker applies the guardrail itself (ApplyGuardrail)
+    # bedrock-runtime: the invoker applies the guardrail itself (ApplyGuardrail); bedrock-agent-runtime:
+    # the knowledge base's search tool calls Retrieve (the stack file has knowledgeBaseEnabled).
     assert services == [
+        "com.amazonaws.us-east-1.bedrock-agent-runtime",
         "com.amazonaws.us-east-1.bedrock-agentcore",
         "com.amazonaws.us-east-1.bedrock-runtime",
     ]
@@ -140,18 +143,23 @@ def test_lambda_target_serves_the_schema_generated_from_the_tool_code(stack: Pro
 def test_tool_lambda_admits_only_the_gateway_role(stack: ProgramRun) -> None:
     gateway_role = stack.one(ROLE, "agent-gateway-role").outputs["arn"]
     function = stack.one(FUNCTION, "action-group-function").outputs["arn"]
-    invoke_grants = [p.inputs for p in stack.of_type(PERMISSION) if p.inputs["function"] == function]
-    assert invoke_grants == [
-        {"action": "lambda:InvokeFunction", "function": function, "principal": gateway_role}
-    ]
-    (grant,) = statements(stack, "agent-gateway-invoke-tools")
-    assert grant == {
+    # One grant per target (tools, knowledge), both to the gateway's role only; their statement ids
+    # are generated, so the two never collide.
+    invoke_grants = {p.name: p.inputs for p in stack.of_type(PERMISSION) if p.inputs["function"] == function}
+    grant = {"action": "lambda:InvokeFunction", "function": function, "principal": gateway_role}
+    assert invoke_grants == {"agent-tools-invoke": grant, "agent-knowledge-invoke": grant}
+    # The gateway role's policy names the shared function once.
+    (invoke,) = statements(stack, "agent-gateway-invoke-tools")
+    assert invoke == {
         "Sid": "InvokeTheToolFunctions",
         "Effect": "Allow",
         "Action": "lambda:InvokeFunction",
         "Resource": [function],
     }
-    assert stack.one(PERMISSION, "agent-tools-invoke").urn in stack.one(TARGET).dependencies
+    # Each target is created after (and, on removal, deleted before) its own grant.
+    for target in ("tools", "knowledge"):
+        permission = stack.one(PERMISSION, f"agent-{target}-invoke").urn
+        assert permission in stack.one(TARGET, f"agent-{target}").dependencies
 
 
 @pytest.mark.parametrize(("role", "kind"), [("agent-role", "harness"), ("agent-gateway-role", "gateway")])
@@ -293,7 +301,12 @@ def test_a_guardrail_under_the_agent_key_is_decrypted_by_the_invoker_through_bed
 
 
 def test_without_a_guardrail_the_invoker_applies_none(program: RunProgram) -> None:
-    run = program("agentcore", guardrailEnabled=False, interfaceEndpoints=["bedrock-agentcore"])
+    run = program(
+        "agentcore",
+        guardrailEnabled=False,
+        knowledgeBaseEnabled=False,
+        interfaceEndpoints=["bedrock-agentcore"],
+    )
     env = run.one(FUNCTION, "invoker-function").inputs["environment"]["variables"]
     assert "GUARDRAIL_ID" not in env
     assert "GUARDRAIL_VERSION" not in env
@@ -332,9 +345,10 @@ def test_harness_is_created_after_its_role_policy_and_tools(stack: ProgramRun) -
     ("overrides", "expected"),
     [
         (
-            {"interfaceEndpoints": ["bedrock-agent-runtime", "logs"]},
+            {"interfaceEndpoints": ["bedrock-agent-runtime", "logs"], "knowledgeBaseEnabled": False},
             "'bedrock-agent-runtime' is the classic agent's endpoint but agentRuntime is agentcore: "
-            "replace it with 'bedrock-agentcore'",
+            "replace it with 'bedrock-agentcore' (without knowledgeBaseEnabled it would bill hourly and "
+            "carry nothing: on agentcore it only carries the knowledge base's searches).",
         ),
         ({"aws:region": "eu-west-1"}, "'eu-west-1' does not offer Amazon Bedrock AgentCore"),
         ({"agentMaxIterations": 0}, "agentMaxIterations: 0 is out of range; use 1 to 50"),

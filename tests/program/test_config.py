@@ -99,15 +99,54 @@ def test_bad_config_fails_with_what_to_change(
     assert "nothing was created" in message
 
 
-def test_a_knowledge_base_on_agentcore_is_refused_naming_both_settings(program: RunProgram) -> None:
+def agentcore_failure(program: RunProgram, **overrides: Any) -> str:
     with pytest.raises(ProgramError) as caught:
-        program("agentcore", knowledgeBaseEnabled=True)
+        program("agentcore", **overrides)
     assert isinstance(caught.value.cause, ConfigError), caught.value.cause
     assert caught.value.resources == [], "a bad config must not register anything"
-    message = str(caught.value.cause)
-    assert "knowledgeBaseEnabled: agentRuntime agentcore cannot use a knowledge base" in message
-    assert "set knowledgeBaseEnabled false, or agentRuntime classic" in message
+    return str(caught.value.cause)
+
+
+def test_a_knowledge_base_on_agentcore_needs_the_retrieve_endpoint_naming_both_settings(
+    program: RunProgram,
+) -> None:
+    message = agentcore_failure(
+        program, knowledgeBaseEnabled=True, interfaceEndpoints=["bedrock-agentcore", "bedrock-runtime"]
+    )
+    assert (
+        "interfaceEndpoints: agentRuntime agentcore with knowledgeBaseEnabled needs 'bedrock-agent-runtime': "
+        "the agent searches the knowledge base through its search tool, whose Lambda calls Retrieve from "
+        "the VPC and has no other way out; add 'bedrock-agent-runtime' to the list (or set "
+        "knowledgeBaseEnabled false)."
+    ) in message
     assert "(1 problem(s))" in message
+
+
+def test_a_detached_knowledge_base_on_agentcore_needs_no_endpoint_but_may_keep_it(
+    program: RunProgram,
+) -> None:
+    # Nothing searches a detached knowledge base, so the endpoint may go with the first deployment of its
+    # removal or stay until the second (knowledgeBaseEnabled false), which then refuses it.
+    without = program(
+        "agentcore", knowledgeBaseAttached=False, interfaceEndpoints=["bedrock-agentcore", "bedrock-runtime"]
+    )
+    assert without.of_type("aws:bedrock/agentKnowledgeBase:AgentKnowledgeBase")
+    kept = program("agentcore", knowledgeBaseAttached=False)
+    assert kept.one("aws:ec2/vpcEndpoint:VpcEndpoint", "endpoints-bedrock-agent-runtime")
+    message = agentcore_failure(program, knowledgeBaseEnabled=False)
+    assert (
+        "interfaceEndpoints: 'bedrock-agent-runtime' is the classic agent's endpoint but agentRuntime is "
+        "agentcore: replace it with 'bedrock-agentcore' (without knowledgeBaseEnabled it would bill hourly "
+        "and carry nothing: on agentcore it only carries the knowledge base's searches)."
+    ) in message
+
+
+def test_classic_needs_no_second_endpoint_for_its_knowledge_base(program: RunProgram) -> None:
+    # The Classic agent searches its knowledge base itself: bedrock-agent-runtime is its own endpoint.
+    assert program("dev").config["bedrock-vpc-agent:knowledgeBaseEnabled"] == "true"
+    message = failure(program, interfaceEndpoints=["bedrock-agent-runtime", "bedrock-agentcore"])
+    assert "'bedrock-agentcore' is the agentcore agent's endpoint but agentRuntime is classic" in message
+    assert "(it would bill hourly and carry nothing)" in message
 
 
 def test_more_azs_than_the_region_offers(program: RunProgram) -> None:
