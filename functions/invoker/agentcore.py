@@ -15,6 +15,12 @@ Everything follows botocore's service model of ``bedrock-agentcore`` (2024-02-28
   (``STOP_REASONS``); the stream's own exception members (``internalServerException``,
   ``validationException``, ``runtimeClientError``) arrive as botocore ``EventStreamError`` and are
   mapped like the call's errors (``UPSTREAM_ERRORS``), with throttling retried before any output.
+- the knowledge base's search tool (``RETRIEVAL_TOOL``; the harness runs it through the gateway):
+  its ``toolResult`` blocks (``contentBlockStart.toolResult`` {toolUseId, status}, then
+  ``contentBlockDelta.toolResult`` lists of ``{text | json}``, until ``contentBlockStop`` of the same
+  ``contentBlockIndex``) are read for the turn's passages (functions/invoker/retrieval.py); the
+  answer's ``[S1a2b3c]`` markers become ``Citations`` in a last stage (functions/invoker/citations.py),
+  and the guardrail's output checks carry the passages for its contextual grounding check.
 - ``DELETE`` calls ``StopRuntimeSession`` on the harness's runtime (an idempotent operation; a session
   the runtime no longer knows is already ended: 204).
 
@@ -32,7 +38,7 @@ import hashlib
 import json
 import re
 import zlib
-from collections.abc import Generator, Iterable, Iterator, Mapping
+from collections.abc import Callable, Generator, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final, Protocol
 
@@ -40,6 +46,7 @@ from botocore.exceptions import ClientError
 
 from functions.invoker import reader
 from functions.invoker.budget import Deadline, RetryableThrottleError, deadline_exceeded, with_retries
+from functions.invoker.citations import cite
 from functions.invoker.classic import (
     BackendBase,
     UpstreamError,
@@ -53,7 +60,16 @@ from functions.invoker.classic import classify as classic_classify
 from functions.invoker.config import Guardrail, Settings
 from functions.invoker.errors import ApiError
 from functions.invoker.events import Event, ReturnControl, StreamStats, TextChunk, Usage
-from functions.invoker.guardrail import GUARDRAIL_READ_TIMEOUT_S, Checked, GuardrailClient, check
+from functions.invoker.guardrail import (
+    GROUNDING_CONTENT_CHARS,
+    GUARDRAIL_READ_TIMEOUT_S,
+    Checked,
+    Grounding,
+    GuardrailClient,
+    check,
+)
+from functions.invoker.retrieval import Retrieved, is_retrieval_tool, read_result
+from functions.invoker.sentences import sentence_cut
 from functions.invoker.validation import (
     MAX_INVOCATION_ID,
     ApiResult,
@@ -320,6 +336,23 @@ class _ToolUse:
     parts: list[str] = field(default_factory=list)
 
 
+@dataclass
+class _SearchResult:
+    """A ``toolResult`` block of the search tool being read: its status and content members."""
+
+    status: object
+    content: list[object] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Knowledge:
+    """What the translator needs to read the search tool's results: its name (``RETRIEVAL_TOOL``;
+    "" when the stack has none) and where this turn's passages go."""
+
+    retrieval_tool: str = ""
+    retrieved: Retrieved = field(default_factory=Retrieved)
+
+
 class _Translator:
     """InvokeHarness stream members -> events, counting into ``StreamStats`` on the way."""
 
@@ -329,16 +362,19 @@ class _Translator:
         tool_groups: Mapping[str, str],
         runtime_session: str = "",
         resumed: Handoff | None = None,
+        knowledge: Knowledge | None = None,
     ) -> None:
         self._stats = stats
         self._groups = tool_groups
         self._session = runtime_session
         self._resumed = resumed  # the handoff this turn's request answered
+        self._knowledge = knowledge or Knowledge()
         self._text = False
         self._acted = False
         self._blocks: dict[int, _ToolUse] = {}
         self._uses: dict[str, _ToolUse] = {}  # toolUseId -> use, in arrival order
         self._answered_ids: set[str] = set()
+        self._searches: dict[int, _SearchResult] = {}  # contentBlockIndex -> the search's result
         self.stop_reason: str | None = None
 
     @property
@@ -360,9 +396,14 @@ class _Translator:
             self._stats.input_tokens += tokens.input_tokens
             self._stats.output_tokens += tokens.output_tokens
             yield tokens
+        elif "contentBlockStop" in member:
+            index = _mapping(member["contentBlockStop"]).get("contentBlockIndex")
+            search = self._searches.pop(index, None) if isinstance(index, int) else None
+            if search is not None:
+                self._read_search(search)
         elif "hookEvent" in member:
             self._stats.trace_events += 1
-        # messageStart and contentBlockStop carry nothing the API returns.
+        # messageStart carries nothing the API returns.
 
     def _start(self, event: Mapping[str, Any]) -> None:
         start = _mapping(event.get("start"))
@@ -376,9 +417,17 @@ class _Translator:
                 self._blocks[index] = block
         elif "toolResult" in start:
             self._acted = True  # the harness ran a tool (the gateway's) itself
-            tool_use_id = _mapping(start["toolResult"]).get("toolUseId")
+            result = _mapping(start["toolResult"])
+            tool_use_id = result.get("toolUseId")
             if isinstance(tool_use_id, str):
                 self._answered_ids.add(tool_use_id)
+                called = self._uses.get(tool_use_id)
+                if (
+                    called is not None
+                    and isinstance(index, int)
+                    and is_retrieval_tool(called.name, self._knowledge.retrieval_tool)
+                ):
+                    self._searches[index] = _SearchResult(result.get("status"))
 
     def _delta(self, event: Mapping[str, Any]) -> Iterator[Event]:
         delta = _mapping(event.get("delta"))
@@ -395,7 +444,22 @@ class _Translator:
                 block.parts.append(piece)
         elif "toolResult" in delta:
             self._acted = True
+            search = self._searches.get(event.get("contentBlockIndex"))  # type: ignore[arg-type]
+            content = delta["toolResult"]
+            if search is not None and isinstance(content, list):
+                search.content.extend(content)
         # reasoningContent and toolResultMetadata are never returned to API clients.
+
+    def _read_search(self, search: _SearchResult) -> None:
+        """A whole search result: its passages kept for citations and grounding. A failed or
+        unreadable one is only counted (its content may be an error text: never logged)."""
+        passages = None if search.status == "error" else read_result(search.content)
+        if passages is None:
+            self._stats.retrievals_ignored += 1
+            return
+        self._stats.retrievals += 1
+        self._stats.retrieved_passages += len(passages)
+        self._knowledge.retrieved.add(passages)
 
     def finish(self) -> Iterator[Event]:
         """After a clean end: the client's next inline call as ``returnControl``, or the stop reason's
@@ -562,12 +626,19 @@ class AgentCoreBackend(BackendBase[HarnessClient]):
     def converse(
         self, session_id: str, chat: ChatRequest, deadline: Deadline, stats: StreamStats
     ) -> Iterator[Event]:
+        """The harness's events, the guardrail's checks around them, then (with a search tool) the
+        citation stage, last: its offsets refer to the text the caller receives."""
         resumed = resumed_handoff(self._settings, session_id, chat)
         params = chat_params(self._settings, session_id, chat, resumed)
+        knowledge = Knowledge(self._settings.retrieval_tool)
         guardrail = self._settings.guardrail
         if guardrail is None:
-            return self._harness(params, deadline, stats, resumed)
-        return self._guarded(guardrail, params, chat, deadline, stats, resumed)
+            events = self._harness(params, deadline, stats, resumed, knowledge)
+        else:
+            events = self._guarded(guardrail, params, chat, deadline, stats, resumed, knowledge)
+        if not knowledge.retrieval_tool:
+            return events
+        return cite(events, knowledge.retrieved, stats)
 
     def end_session(self, session_id: str, deadline: Deadline, stats: StreamStats) -> None:
         params = stop_params(self._settings, session_id)
@@ -581,11 +652,19 @@ class AgentCoreBackend(BackendBase[HarnessClient]):
             pass
 
     def _harness(
-        self, params: Mapping[str, Any], deadline: Deadline, stats: StreamStats, resumed: Handoff | None
+        self,
+        params: Mapping[str, Any],
+        deadline: Deadline,
+        stats: StreamStats,
+        resumed: Handoff | None,
+        knowledge: Knowledge,
     ) -> Iterator[Event]:
         def attempt() -> Iterator[Event]:
             client = self._clients(attempt_read_timeout(deadline, self._settings))
-            return _invoke(client, params, deadline, stats, self._settings.inline_tool_groups, resumed)
+            knowledge.retrieved.clear()  # a retried attempt answered nothing: it starts afresh
+            return _invoke(
+                client, params, deadline, stats, self._settings.inline_tool_groups, resumed, knowledge
+            )
 
         return with_retries(attempt, deadline, self._retrying, stats, throttled_error)
 
@@ -597,6 +676,7 @@ class AgentCoreBackend(BackendBase[HarnessClient]):
         deadline: Deadline,
         stats: StreamStats,
         resumed: Handoff | None,
+        knowledge: Knowledge,
     ) -> Iterator[Event]:
         """The user's text checked (``INPUT``) before the harness sees it, the answer (``OUTPUT``) before
         the caller does. A returned-control turn's result bodies are the caller's free text reaching
@@ -605,10 +685,12 @@ class AgentCoreBackend(BackendBase[HarnessClient]):
         guardrail's message instead of the body. The harness still gets one ``toolResult`` per
         ``toolUse`` it is waiting for: without them its session would hold an unanswered tool use and
         refuse the caller's next text turn (Converse requires a result for every tool use)."""
+        query: str | None = None  # the user's text as the harness got it: the grounding check's query
         if chat.return_control_results is None:
             checked = self._check(
                 guardrail, "INPUT", chat.input_text or "", deadline, stats, before_answer=True
             )
+            query = checked.text
             if checked.intervention is not None:
                 yield stats.intervened(checked.intervention)
                 if checked.blocked:
@@ -628,9 +710,14 @@ class AgentCoreBackend(BackendBase[HarnessClient]):
                 if checked.blocked:
                     block["toolResult"]["status"] = "error"
         segments = SEGMENT_CHARS if self._settings.streaming else None
-        yield from self._checked_output(
-            guardrail, self._harness(params, deadline, stats, resumed), segments, deadline, stats
-        )
+
+        def grounding() -> Grounding | None:
+            """The grounding check's inputs, when this turn retrieved passages and the query is known."""
+            texts = knowledge.retrieved.texts()
+            return Grounding(tuple(texts), query) if texts and query else None
+
+        harness = self._harness(params, deadline, stats, resumed, knowledge)
+        yield from self._checked_output(guardrail, harness, segments, deadline, stats, grounding)
 
     def _checked_output(
         self,
@@ -639,10 +726,13 @@ class AgentCoreBackend(BackendBase[HarnessClient]):
         segments: tuple[int, int] | None,
         deadline: Deadline,
         stats: StreamStats,
+        grounding: Callable[[], Grounding | None] = lambda: None,
     ) -> Iterator[Event]:
         """Text is held back until the guardrail passed it: all of it at the end of the turn (buffered),
         or in segments of ``segments`` characters cut at a sentence end (streaming, docs/streaming.md).
-        A blocked segment ends the turn with the guardrail's message; text already sent stays sent."""
+        A blocked segment ends the turn with the guardrail's message; text already sent stays sent.
+        ``grounding()``: the contextual grounding check's inputs at the time of a check (the passages
+        retrieved so far), or None."""
         held = ""
         threshold, limit = segments if segments is not None else (0, 0)
         try:
@@ -657,32 +747,51 @@ class AgentCoreBackend(BackendBase[HarnessClient]):
                         cut = sentence_cut(held, limit)
                         segment, held = held[:cut], held[cut:]
                         threshold = limit
-                        if (yield from self._release(guardrail, segment, deadline, stats)):
+                        if (yield from self._release(guardrail, segment, deadline, stats, grounding())):
                             return
                     continue
                 # returnControl (and any event to come): everything said before it goes first
                 segment, held = held, ""
-                if (yield from self._release(guardrail, segment, deadline, stats)):
+                if (yield from self._release(guardrail, segment, deadline, stats, grounding())):
                     return
                 yield event
-            yield from self._release(guardrail, held, deadline, stats)
+            yield from self._release(guardrail, held, deadline, stats, grounding())
         finally:
             close = getattr(events, "close", None)
             if callable(close):
                 close()  # a blocked answer: stop reading the harness (its stream is closed)
 
     def _release(
-        self, guardrail: Guardrail, text: str, deadline: Deadline, stats: StreamStats
+        self,
+        guardrail: Guardrail,
+        text: str,
+        deadline: Deadline,
+        stats: StreamStats,
+        grounding: Grounding | None,
     ) -> Generator[Event, None, bool]:
-        """``text`` as the guardrail lets it out (itself, masked, or its blocked message); True: blocked."""
+        """``text`` as the guardrail lets it out (itself, masked, or its blocked message); True: blocked.
+
+        With ``grounding``, the check's content is at most ``GROUNDING_CONTENT_CHARS`` (the grounding
+        check's limit): a longer text (a buffered answer) is checked in such pieces, cut at sentence
+        ends, and released only once all passed: a blocked piece replaces all of it, as without."""
         if not text:
             return False
-        checked = self._check(guardrail, "OUTPUT", text, deadline, stats, before_answer=False)
-        if checked.intervention is not None:
-            yield stats.intervened(checked.intervention)
-        if checked.text:
-            yield TextChunk(checked.text)
-        return checked.blocked
+        pieces = [text] if grounding is None else _pieces(text, GROUNDING_CONTENT_CHARS)
+        released: list[str] = []
+        blocked = False
+        for piece in pieces:
+            checked = self._check(
+                guardrail, "OUTPUT", piece, deadline, stats, before_answer=False, grounding=grounding
+            )
+            if checked.intervention is not None:
+                yield stats.intervened(checked.intervention)
+            if checked.blocked:
+                released, blocked = [checked.text], True
+                break
+            released.append(checked.text)
+        if "".join(released):
+            yield TextChunk("".join(released))
+        return blocked
 
     def _check(
         self,
@@ -693,6 +802,7 @@ class AgentCoreBackend(BackendBase[HarnessClient]):
         stats: StreamStats,
         *,
         before_answer: bool,
+        grounding: Grounding | None = None,
     ) -> Checked:
         """``ApplyGuardrail`` with throttling retried (re-checking a text has no effect); when the
         retries run out after the harness ran, the turn fails as not retryable (502), never 429."""
@@ -705,7 +815,7 @@ class AgentCoreBackend(BackendBase[HarnessClient]):
             if deadline.expired():
                 raise deadline_exceeded()
             client = guardrails(guardrail_read_timeout(deadline, self._settings))
-            verdicts.append(_apply(client, guardrail, source, text, deadline))
+            verdicts.append(_apply(client, guardrail, source, text, deadline, grounding))
             return iter(())
 
         def exhausted(upstream: str, retry_after_s: int) -> ApiError:
@@ -726,32 +836,6 @@ class AgentCoreBackend(BackendBase[HarnessClient]):
 # Streaming: the first segment of held-back text is checked at 200 characters, so the first words
 # come soon; later ones at 1,000, the size of one ApplyGuardrail text unit (what it bills per call).
 SEGMENT_CHARS: Final = (200, 1000)
-_SENTENCE_END = re.compile(r"[.!?\n][\"')\]]*\s+")
-_WHITESPACE = re.compile(r"\s+")
-# A period after these (or after a single capital, an initial) does not end the sentence.
-_ABBREVIATIONS: Final = frozenset(
-    {"mr", "mrs", "ms", "dr", "st", "jr", "sr", "prof", "mt", "vs", "e.g", "i.e", "cf", "approx"}
-)
-
-
-def sentence_cut(text: str, limit: int) -> int:
-    """Where to cut held text so the segment is at most ``limit`` characters: after its last sentence
-    end there, else its last whitespace there, else at ``limit`` (or its end, when shorter)."""
-    sentence_ends = [m.end() for m in _SENTENCE_END.finditer(text) if not _after_abbreviation(text, m)]
-    spaces = [m.end() for m in _WHITESPACE.finditer(text)]
-    for ends in (sentence_ends, spaces):
-        fitting = [end for end in ends if end <= limit]
-        if fitting:
-            return fitting[-1]
-    return min(len(text), limit)
-
-
-def _after_abbreviation(text: str, match: re.Match[str]) -> bool:
-    if text[match.start()] != ".":
-        return False
-    words = text[max(0, match.start() - 12) : match.start()].split()
-    word = words[-1].lstrip("(\"'[") if words else ""
-    return word.lower() in _ABBREVIATIONS or (len(word) == 1 and word.isupper())
 
 
 def guardrail_read_timeout(deadline: Deadline, settings: Settings) -> float:
@@ -768,11 +852,26 @@ def guardrail_unavailable(upstream: str) -> ApiError:
     )
 
 
+def _pieces(text: str, limit: int) -> list[str]:
+    """``text`` cut into pieces of at most ``limit`` characters, at sentence ends where possible."""
+    pieces = []
+    while len(text) > limit:
+        cut = sentence_cut(text, limit)
+        pieces.append(text[:cut])
+        text = text[cut:]
+    return [*pieces, text] if text else pieces
+
+
 def _apply(
-    client: GuardrailClient, guardrail: Guardrail, source: str, text: str, deadline: Deadline
+    client: GuardrailClient,
+    guardrail: Guardrail,
+    source: str,
+    text: str,
+    deadline: Deadline,
+    grounding: Grounding | None = None,
 ) -> Checked:
     try:
-        checked = check(client, guardrail, source, text)
+        checked = check(client, guardrail, source, text, grounding)
     except Exception as exc:
         mapped = classic_classify(exc, acted=False)
         if mapped is None:
@@ -817,6 +916,7 @@ def _invoke(
     stats: StreamStats,
     tool_groups: Mapping[str, str],
     resumed: Handoff | None = None,
+    knowledge: Knowledge | None = None,
 ) -> Iterator[Event]:
     """One InvokeHarness call, its stream read lazily; every failure mapped (``classify``)."""
     token = reader.CURRENT_DEADLINE.set(deadline)
@@ -830,7 +930,7 @@ def _invoke(
     request_id = _mapping(response.get("ResponseMetadata")).get("RequestId")
     stats.upstream_request_id = request_id if isinstance(request_id, str) else None
     stream: Iterable[Mapping[str, Any]] = response.get("stream") or ()
-    translator = _Translator(stats, tool_groups, str(params["runtimeSessionId"]), resumed)
+    translator = _Translator(stats, tool_groups, str(params["runtimeSessionId"]), resumed, knowledge)
 
     def unreadable(exc: Exception) -> Exception:
         return classify(exc, acted=translator.acted) or bad_response(type(exc).__name__)

@@ -7,6 +7,7 @@
 | ``HARNESS_ARN`` | agentcore | the AgentCore harness ARN (botocore's ``HarnessArn`` pattern) |
 | ``HARNESS_RUNTIME_ARN`` | agentcore | the runtime AgentCore provisioned for the harness |
 | ``INLINE_TOOL_GROUPS`` | no | agentcore: JSON ``{"<inline function>": "<group>"}`` (``returnControl``) |
+| ``RETRIEVAL_TOOL`` | no | agentcore: the search tool as the model sees it (citations, grounding) |
 | ``GUARDRAIL_ID`` | no | the agent's guardrail (id or ARN), with ``GUARDRAIL_VERSION`` (see below) |
 | ``GUARDRAIL_VERSION`` | no | the guardrail's pinned version (a number or ``DRAFT``) |
 | ``ALLOWED_ORIGINS`` | no | JSON array of exact origins (``https://app.example.com``), default ``[]`` |
@@ -49,6 +50,8 @@ _GUARDRAIL_VERSION = re.compile(r"[1-9][0-9]{0,7}|DRAFT")
 _HARNESS_ARN = re.compile(
     r"arn:([^:]+)?:bedrock-agentcore:[a-z0-9-]+:[0-9]{12}:harness/[a-zA-Z][a-zA-Z0-9_]{0,39}-[a-zA-Z0-9]{10}"
 )
+# botocore bedrock-agentcore: HarnessToolName (the name a harness toolUse carries).
+_TOOL_NAME = re.compile(r"[a-zA-Z0-9_-]{1,64}")
 _RUNTIME_ARN = re.compile(
     r"arn:([^:]+)?:bedrock-agentcore:[a-z0-9-]+:[0-9]{12}:runtime/[a-zA-Z][a-zA-Z0-9_]{0,99}-[a-zA-Z0-9]{10}"
 )
@@ -70,6 +73,7 @@ class Settings:
     harness_runtime_arn: str = ""
     inline_tool_groups: Mapping[str, str] = field(default_factory=dict)
     guardrail: Guardrail | None = None
+    retrieval_tool: str = ""  # "": this stack's agent has no knowledge-base search tool
 
 
 @dataclass(frozen=True)
@@ -104,7 +108,16 @@ def load_settings(environ: Mapping[str, str]) -> Settings:
         harness_runtime_arn="" if classic else _arn(environ, "HARNESS_RUNTIME_ARN", _RUNTIME_ARN),
         inline_tool_groups={} if classic else _tool_groups(environ.get("INLINE_TOOL_GROUPS")),
         guardrail=_guardrail(environ),
+        retrieval_tool="" if classic else _tool_name(environ, "RETRIEVAL_TOOL"),
     )
+
+
+def _tool_name(environ: Mapping[str, str], name: str) -> str:
+    """An optional tool name (absent or blank: none)."""
+    value = environ.get(name, "").strip()
+    if value and not _TOOL_NAME.fullmatch(value):
+        raise ConfigError(f"{name} must be a tool name of 1-64 characters a-z A-Z 0-9 _ -")
+    return value
 
 
 def _guardrail(environ: Mapping[str, str]) -> Guardrail | None:

@@ -124,6 +124,9 @@ class StreamStats:
     chunks: int = 0
     completion_bytes: int = 0
     citations: int = 0
+    retrievals: int = 0  # AgentCore: the search tool's results read (their passages are citable)
+    retrievals_ignored: int = 0  # ... and those that failed or were unreadable
+    retrieved_passages: int = 0
     trace_events: int = 0
     input_tokens: int = 0
     output_tokens: int = 0

@@ -16,10 +16,10 @@ import pytest
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from components.monitoring import SUMMARY_MESSAGE, metric_filter_specs
-from functions.invoker import agentcore, streaming
 from functions.invoker import backend as backend_module
 from functions.invoker import guardrail as guardrail_module
 from functions.invoker import handler as handler_module
+from functions.invoker import sentences, streaming
 from functions.invoker.agentcore import Handoff, InlineCall, encode_invocation_id, runtime_session_id
 from functions.invoker.runtime import StreamedResponse
 from tests.functions import eventstream as es
@@ -641,7 +641,7 @@ def test_clients_without_a_session_share_one(monkeypatch: pytest.MonkeyPatch) ->
 def test_a_segment_is_cut_at_the_last_sentence_end_within_one_text_unit(
     text: str, limit: int, cut: int
 ) -> None:
-    assert agentcore.sentence_cut(text, limit) == cut
+    assert sentences.sentence_cut(text, limit) == cut
 
 
 def test_agentcore_a_long_streamed_chunk_is_checked_in_segments_of_at_most_one_text_unit(

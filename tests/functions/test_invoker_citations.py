@@ -1,0 +1,412 @@
+"""Citations on AgentCore, end to end through botocore's real event-stream parser: the search tool's
+result in InvokeHarness's stream (a gateway tool the harness ran itself), the answer's ``[Sxxxxxx]``
+markers turned into the API's ``citations`` (buffered JSON and NDJSON), and the stage itself under
+random chunkings (hypothesis)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any, cast
+
+import pytest
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from hypothesis import given
+from hypothesis import strategies as st
+
+from functions.invoker import streaming
+from functions.invoker.citations import MAX_HOLD, CitationStage
+from functions.invoker.config import load_settings
+from functions.invoker.errors import ConfigError
+from functions.invoker.events import Citations, Event, StreamStats, TextChunk
+from functions.invoker.retrieval import Passage, Retrieved, read_result
+from functions.invoker.runtime import StreamedResponse
+from tests.functions import eventstream as es
+from tests.functions.harness_fakes import AGENTCORE_ENV, make_agentcore_harness, stop, text, tool_use, usage
+from tests.functions.invoker_fakes import BASE_ENV, Harness, api_event
+from tests.fuzzing import examples
+
+SESSION = "sess-cite"
+NDJSON = {"Content-Type": "application/json", "Accept": "application/x-ndjson"}
+SEARCH = "knowledge___search_documents"
+REFUND_TEXT = "Refunds are paid back within five working days of the return."
+SHIPPING_TEXT = "Shipping is free for orders over 50 euros."
+HOURS_TEXT = "The support desk is open from 9 to 17 on weekdays."
+
+
+def passage(uri: str, body: str, kind: str = "S3") -> dict[str, Any]:
+    """A passage as the search tool returns it (functions/action_group/knowledge.py's contract)."""
+    passage_id = "S" + hashlib.sha256(f"{uri}\n{body}".encode()).hexdigest()[:6]
+    return {"id": passage_id, "text": body, "source": {"type": kind, "uri": uri}, "score": 0.8}
+
+
+REFUNDS = passage("s3://docs/refunds.md", REFUND_TEXT)
+SHIPPING = passage("s3://docs/shipping.md", SHIPPING_TEXT)
+HOURS = passage("https://example.com/hours", HOURS_TEXT, kind="WEB")
+PASSAGE_TEXTS = (REFUND_TEXT, SHIPPING_TEXT, HOURS_TEXT)
+A, B, C = REFUNDS["id"], SHIPPING["id"], HOURS["id"]
+UNKNOWN = "S000000" if "S000000" not in (A, B, C) else "S000001"
+
+
+def result_body(*passages: dict[str, Any]) -> str:
+    return json.dumps({"passages": list(passages), "instructions": "Cite each passage by its id."})
+
+
+def search_result(
+    tool_use_id: str, *pieces: dict[str, Any], status: str = "success", index: int = 0
+) -> list[bytes]:
+    """The harness's user message carrying a tool's result: one delta per content piece."""
+    return [
+        es.event("messageStart", {"role": "user"}),
+        es.event(
+            "contentBlockStart",
+            {
+                "contentBlockIndex": index,
+                "start": {"toolResult": {"toolUseId": tool_use_id, "status": status}},
+            },
+        ),
+        *(
+            es.event("contentBlockDelta", {"contentBlockIndex": index, "delta": {"toolResult": [piece]}})
+            for piece in pieces
+        ),
+        es.event("contentBlockStop", {"contentBlockIndex": index}),
+    ]
+
+
+def search(tool_use_id: str, *passages: dict[str, Any], name: str = SEARCH) -> list[bytes]:
+    """The model calls the search tool; the harness runs it through the gateway and streams its result
+    (the JSON text split across two deltas, as a long result may be)."""
+    body = result_body(*passages)
+    return [
+        *tool_use(tool_use_id, name, '{"query": "refunds"}', index=1),
+        stop("tool_use"),
+        *search_result(tool_use_id, {"text": body[:40]}, {"text": body[40:]}),
+    ]
+
+
+def reference(item: dict[str, Any]) -> dict[str, Any]:
+    return dict(item["source"])
+
+
+def stream(h: Harness, body: object) -> StreamedResponse:
+    return streaming.handler(api_event("POST", "/chat", body, NDJSON), cast(LambdaContext, h.context))
+
+
+def lines(response: StreamedResponse) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in b"".join(response.body).decode().splitlines()]
+
+
+def assert_no_passage_text(h: Harness) -> None:
+    for body in PASSAGE_TEXTS:
+        assert body not in h.logs.text
+
+
+@pytest.fixture
+def h(monkeypatch: pytest.MonkeyPatch) -> Harness:
+    harness = make_agentcore_harness(monkeypatch)
+    harness.set_env(RETRIEVAL_TOOL=SEARCH)
+    return harness
+
+
+# The model's answer, cut by the stream inside two markers; "five days [A]." loses the space too.
+ANSWER_PARTS = (
+    f"Refunds take five days [{A[:3]}",
+    f"{A[3:]}]. Shipping is free. [{B}] Ask the desk",
+    f" [{UNKNOWN}] for more.",
+)
+COMPLETION = f"Refunds take five days. Shipping is free. Ask the desk [{UNKNOWN}] for more."
+CITATIONS = [
+    {"text": "Refunds take five days", "span": {"start": 0, "end": 22}, "references": [reference(REFUNDS)]},
+    {"text": "Shipping is free.", "span": {"start": 24, "end": 41}, "references": [reference(SHIPPING)]},
+]
+
+
+def answer_turn(h: Harness) -> None:
+    h.agent.stream(
+        *search("tooluse_s1", REFUNDS, SHIPPING), *text(*ANSWER_PARTS), stop("end_turn"), usage(90, 30)
+    )
+
+
+def test_buffered_markers_of_retrieved_passages_become_citations_and_leave_the_completion(h: Harness) -> None:
+    answer_turn(h)
+
+    response = h.chat({"inputText": "how long do refunds take?", "sessionId": SESSION})
+
+    assert response.status == 200
+    body = response.json()
+    assert body["completion"] == COMPLETION
+    assert body["citations"] == CITATIONS
+    for citation in body["citations"]:
+        span = citation["span"]
+        assert body["completion"][span["start"] : span["end"]] == citation["text"]
+    assert "returnControl" not in body  # the harness answered the search tool itself
+    summary = h.logs.summary()
+    assert (summary["citations"], summary["retrievals"], summary["retrieved_passages"]) == (2, 1, 2)
+    assert summary["retrievals_ignored"] == 0
+    assert_no_passage_text(h)
+
+
+def test_streamed_answer_has_the_same_completion_and_citations_as_the_buffered_one(h: Harness) -> None:
+    h.set_env(API_STREAMING="true")
+    answer_turn(h)
+
+    events = lines(stream(h, {"inputText": "how long do refunds take?", "sessionId": SESSION}))
+
+    assert "".join(e["text"] for e in events if e["type"] == "chunk") == COMPLETION
+    assert [c for e in events if e["type"] == "citation" for c in e["citations"]] == CITATIONS
+    # Each citation line follows the text it cites.
+    kinds = [e["type"] for e in events]
+    first = kinds.index("citation")
+    assert "".join(e["text"] for e in events[:first] if e["type"] == "chunk") == "Refunds take five days"
+    assert events[-1] == {
+        "type": "done",
+        "sessionId": SESSION,
+        "usage": {"inputTokens": 90, "outputTokens": 30},
+    }
+    assert h.logs.summary()["citations"] == 2
+    assert_no_passage_text(h)
+
+
+def test_without_a_search_markers_are_text(h: Harness) -> None:
+    h.agent.stream(*text(f"Refunds take five days [{A}]."), stop("end_turn"))
+
+    body = h.chat({"inputText": "refunds?", "sessionId": SESSION}).json()
+
+    assert body["completion"] == f"Refunds take five days [{A}]."
+    assert body["citations"] == []
+
+
+def test_without_retrieval_tool_setting_a_search_is_not_read(h: Harness) -> None:
+    h.set_env(RETRIEVAL_TOOL=None)
+    h.agent.stream(*search("tooluse_s1", REFUNDS), *text(f"Five days [{A}]."), stop("end_turn"))
+
+    body = h.chat({"inputText": "refunds?", "sessionId": SESSION}).json()
+
+    assert (body["completion"], body["citations"]) == (f"Five days [{A}].", [])
+    assert h.logs.summary()["retrievals"] == 0
+
+
+def test_several_searches_one_marker_citing_both_and_repeated_ids(h: Harness) -> None:
+    h.agent.stream(
+        *search("tooluse_s1", REFUNDS, SHIPPING),
+        *search("tooluse_s2", HOURS, REFUNDS, name=f"gateway___{SEARCH}"),  # prefixed by its server
+        *text(f"Call us in office hours [{C}, {A}; {C}]. Refunds follow [{A}][{B}]."),
+        stop("end_turn"),
+    )
+
+    body = h.chat({"inputText": "when?", "sessionId": SESSION}).json()
+
+    assert body["completion"] == "Call us in office hours. Refunds follow."
+    office, follow = {"start": 0, "end": 23}, {"start": 25, "end": 39}
+    assert body["citations"] == [
+        # in marker order, each source once
+        {
+            "text": "Call us in office hours",
+            "span": office,
+            "references": [reference(HOURS), reference(REFUNDS)],
+        },
+        {"text": "Refunds follow", "span": follow, "references": [reference(REFUNDS)]},
+        # a marker right after another supports the same text
+        {"text": "Refunds follow", "span": follow, "references": [reference(SHIPPING)]},
+    ]
+    summary = h.logs.summary()
+    assert (summary["retrievals"], summary["retrieved_passages"], summary["citations"]) == (2, 4, 3)
+
+
+def test_failed_and_unreadable_search_results_are_counted_not_cited(h: Harness) -> None:
+    h.agent.stream(
+        *tool_use("tooluse_s1", SEARCH, "{}", index=1),
+        stop("tool_use"),
+        *search_result("tooluse_s1", {"text": result_body(REFUNDS)}, status="error"),
+        *tool_use("tooluse_s2", SEARCH, "{}", index=1),
+        stop("tool_use"),
+        *search_result("tooluse_s2", {"text": "the knowledge base is not reachable"}),
+        *text(f"Five days [{A}]."),
+        stop("end_turn"),
+    )
+
+    body = h.chat({"inputText": "refunds?", "sessionId": SESSION}).json()
+
+    assert (body["completion"], body["citations"]) == (f"Five days [{A}].", [])
+    summary = h.logs.summary()
+    assert (summary["retrievals"], summary["retrievals_ignored"]) == (0, 2)
+    assert "not reachable" not in h.logs.text
+    assert_no_passage_text(h)
+
+
+def test_a_json_document_result_is_read_like_its_text(h: Harness) -> None:
+    h.agent.stream(
+        *tool_use("tooluse_s1", SEARCH, "{}", index=1),
+        stop("tool_use"),
+        *search_result("tooluse_s1", {"json": json.loads(result_body(SHIPPING))}),
+        *text(f"It is free [{B}]."),
+        stop("end_turn"),
+    )
+
+    body = h.chat({"inputText": "shipping?", "sessionId": SESSION}).json()
+
+    assert body["completion"] == "It is free."
+    assert body["citations"] == [
+        {"text": "It is free", "span": {"start": 0, "end": 10}, "references": [reference(SHIPPING)]}
+    ]
+
+
+def test_another_gateway_tools_result_is_not_a_search(h: Harness) -> None:
+    h.agent.stream(
+        *tool_use("tooluse_t1", "tools___get_order", "{}", index=1),
+        stop("tool_use"),
+        *search_result("tooluse_t1", {"text": result_body(REFUNDS)}),
+        *text(f"Five days [{A}]."),
+        stop("end_turn"),
+    )
+
+    body = h.chat({"inputText": "refunds?", "sessionId": SESSION}).json()
+
+    assert (body["completion"], body["citations"]) == (f"Five days [{A}].", [])
+
+
+def test_a_returned_control_turn_releases_held_text_and_citations_before_it(h: Harness) -> None:
+    h.set_env(API_STREAMING="true")
+    parts = (f"Refunds take five days [{A}]. Let me check your order [", "S")
+    stream_members = [
+        *search("tooluse_s1", REFUNDS),
+        *text(*parts),
+        *tool_use("tooluse_c1", "get_local_time", '{"timezone": "UTC"}', index=1),
+        stop("tool_use"),
+    ]
+    h.agent.stream(*stream_members)
+    buffered = h.chat({"inputText": "refunds?", "sessionId": SESSION}).json()
+    h.agent.stream(*stream_members)
+
+    events = lines(stream(h, {"inputText": "refunds?", "sessionId": SESSION}))
+
+    completion = "Refunds take five days. Let me check your order [S"
+    assert buffered["completion"] == completion
+    assert buffered["citations"] == [
+        {
+            "text": "Refunds take five days",
+            "span": {"start": 0, "end": 22},
+            "references": [reference(REFUNDS)],
+        }
+    ]
+    assert buffered["returnControl"]["invocationInputs"][0]["function"] == "get_local_time"
+    kinds = [e["type"] for e in events]
+    assert kinds[-2:] == ["returnControl", "done"]
+    before = events[: kinds.index("returnControl")]
+    assert "".join(e["text"] for e in before if e["type"] == "chunk") == completion
+    assert [c for e in before if e["type"] == "citation" for c in e["citations"]] == buffered["citations"]
+
+
+# --- the stage alone: any chunking gives the whole text's completion and citations ----------------
+
+KNOWN = (A, B, C)
+RETRIEVED = Retrieved()
+RETRIEVED.add(Passage(item["id"], item["text"], item["source"]) for item in (REFUNDS, SHIPPING, HOURS))
+
+
+def run(chunks: list[str]) -> tuple[str, list[dict[str, Any]]]:
+    """The stage fed ``chunks``: the completion and citations it released."""
+    stats = StreamStats()
+    stage = CitationStage(RETRIEVED, stats)
+    events: list[Event] = []
+    for chunk in chunks:
+        events.extend(stage.feed(chunk))
+        held = sum(len(chunk) for chunk in chunks) - sum(
+            len(e.text) for e in events if isinstance(e, TextChunk)
+        )
+        assert held >= 0
+    events.extend(stage.flush())
+    completion = "".join(e.text for e in events if isinstance(e, TextChunk))
+    citations = [item for e in events if isinstance(e, Citations) for item in e.items]
+    assert stats.citations == len(citations)
+    return completion, citations
+
+
+def marker(ids: list[str], separator: str) -> str:
+    return "[" + separator.join(ids) + "]"
+
+
+fragments = st.one_of(
+    st.sampled_from(["Refunds", " take", " five days", ".", " ", "  ", "\t", "\n", "!", " e.g.", "Mr. X"]),
+    st.sampled_from(["[", "]", "[S", "[see below]", "[S12", ", ", "S1a2b3c", "[x]"]),
+    st.builds(
+        marker,
+        st.lists(st.sampled_from([*KNOWN, UNKNOWN, A.upper()]), min_size=1, max_size=3),
+        st.sampled_from([",", ", ", ";", "; "]),
+    ),
+    st.text(alphabet="ab [],;S0123456789. ", max_size=6),
+)
+
+
+@examples(1.0)
+@given(
+    parts=st.lists(fragments, max_size=25),
+    cuts=st.lists(st.integers(min_value=0, max_value=400), max_size=12),
+)
+def test_any_chunking_gives_the_same_completion_and_citations(parts: list[str], cuts: list[int]) -> None:
+    whole = "".join(parts)
+    points = sorted({min(cut, len(whole)) for cut in cuts})
+    chunks = [whole[start:end] for start, end in zip([0, *points], [*points, len(whole)], strict=True)]
+
+    completion, citations = run([whole])
+
+    assert run(chunks) == (completion, citations)
+    for citation in citations:
+        span = citation["span"]
+        assert completion[span["start"] : span["end"]] == citation["text"]
+        assert citation["text"] == citation["text"].strip()
+        assert citation["references"]
+    assert completion.count(UNKNOWN) == whole.count(UNKNOWN)  # unknown ids stay verbatim
+
+
+def test_a_stray_bracket_is_held_no_longer_than_a_marker_could_be() -> None:
+    stats = StreamStats()
+    stage = CitationStage(RETRIEVED, stats)
+    released = list(stage.feed("Options [S"))
+    assert "".join(e.text for e in released if isinstance(e, TextChunk)) == "Options"
+    released = list(stage.feed("ee below] and more " + " " * 10))
+    # "[See" cannot be a marker: everything but the trailing spaces (a possible gap) goes out.
+    assert "".join(e.text for e in released if isinstance(e, TextChunk)) == " [See below] and more" + " " * 8
+    held = list(stage.feed("[" + A[:-1]))
+    assert held == []  # the gap and a marker's beginning are held
+    assert len(stage._pending) <= MAX_HOLD
+
+
+def test_read_result_takes_the_contract_and_skips_malformed_passages() -> None:
+    good = REFUNDS
+    bad_id = {**SHIPPING, "id": "S12"}
+    no_source = {"id": B, "text": "x"}
+    sql = passage("", "row", kind="SQL") | {"source": {"type": "SQL", "uri": None}}
+    document = {"passages": [good, bad_id, no_source, sql, "junk"]}
+
+    passages = read_result([{"text": json.dumps(document)}])
+
+    assert passages is not None
+    assert [(p.passage_id, dict(p.reference)) for p in passages] == [
+        (A, {"type": "S3", "uri": "s3://docs/refunds.md"}),
+        (sql["id"], {"type": "SQL", "uri": None}),
+    ]
+    assert read_result([{"text": "{not json"}]) is None
+    assert read_result([{"text": json.dumps({"error": "x"})}]) is None
+    assert read_result([{"json": document}, {"json": document}]) is None
+    assert read_result([]) is None
+
+
+# --- the RETRIEVAL_TOOL setting -------------------------------------------------------------------
+
+
+def test_retrieval_tool_setting_is_read_on_agentcore_only_and_validated(h: Harness) -> None:
+    agentcore = {**AGENTCORE_ENV, "RETRIEVAL_TOOL": f" {SEARCH} "}
+    assert load_settings(agentcore).retrieval_tool == SEARCH
+    assert load_settings({**agentcore, "RETRIEVAL_TOOL": ""}).retrieval_tool == ""
+    assert load_settings({**BASE_ENV, "RETRIEVAL_TOOL": "not a tool!"}).retrieval_tool == ""  # classic
+    for bad in ("knowledge search", "k" * 65, "tool/name"):
+        with pytest.raises(ConfigError, match="RETRIEVAL_TOOL must be a tool name"):
+            load_settings({**agentcore, "RETRIEVAL_TOOL": bad})
+
+    h.set_env(RETRIEVAL_TOOL="knowledge search")
+    response = h.chat({"inputText": "hi", "sessionId": SESSION})
+
+    assert response.status == 500
+    assert response.json()["error"]["code"] == "CONFIG_ERROR"
+    assert h.agent.requests == []
