@@ -110,6 +110,7 @@ def _passage(item: object) -> Passage | None:
     if not isinstance(text, str) or not isinstance(source, Mapping):
         return None
     kind, uri = source.get("type"), source.get("uri")
-    if not isinstance(kind, str) or not (uri is None or isinstance(uri, str)):
+    # The tool gives null for a location type or address it does not know (SQL has no address).
+    if not (kind is None or isinstance(kind, str)) or not (uri is None or isinstance(uri, str)):
         return None
     return Passage(passage_id, text, {"type": kind, "uri": uri})

@@ -14,6 +14,8 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from hypothesis import given
 from hypothesis import strategies as st
 
+from functions.action_group import knowledge as knowledge_tool
+from functions.action_group.dispatch import serialize_body
 from functions.invoker import streaming
 from functions.invoker.citations import MAX_HOLD, CitationStage
 from functions.invoker.config import load_settings
@@ -372,12 +374,46 @@ def test_a_stray_bracket_is_held_no_longer_than_a_marker_could_be() -> None:
     assert len(stage._pending) <= MAX_HOLD
 
 
+def test_the_search_tools_own_result_round_trips_into_citations(h: Harness) -> None:
+    """The body functions/action_group/knowledge.py builds from Retrieve, as the gateway would carry it."""
+    items = [
+        {
+            "content": {"type": "TEXT", "text": REFUND_TEXT},
+            "location": {"type": "S3", "s3Location": {"uri": "s3://docs/refunds.md"}},
+            "score": 0.91,
+        },
+        {
+            "content": {"type": "TEXT", "text": HOURS_TEXT},
+            "location": {"type": "WEB", "webLocation": {"url": "https://example.com/hours"}},
+            "score": 0.55,
+        },
+    ]
+    body = serialize_body(knowledge_tool.search_result(items))
+    ids = [p["id"] for p in json.loads(body)["passages"]]
+    assert ids == [A, C]  # the tool's ids are the ones the invoker's tests compute
+    h.agent.stream(
+        *tool_use("tooluse_s1", SEARCH, '{"query": "refunds"}', index=1),
+        stop("tool_use"),
+        *search_result("tooluse_s1", {"text": body}),
+        *text(f"Refunds take five days [{A}]. The desk opens at nine [{C}]."),
+        stop("end_turn"),
+    )
+
+    reply = h.chat({"inputText": "refunds?", "sessionId": SESSION}).json()
+
+    assert reply["completion"] == "Refunds take five days. The desk opens at nine."
+    assert [c["references"] for c in reply["citations"]] == [[reference(REFUNDS)], [reference(HOURS)]]
+    assert [c["text"] for c in reply["citations"]] == ["Refunds take five days", "The desk opens at nine"]
+
+
 def test_read_result_takes_the_contract_and_skips_malformed_passages() -> None:
     good = REFUNDS
     bad_id = {**SHIPPING, "id": "S12"}
     no_source = {"id": B, "text": "x"}
     sql = passage("", "row", kind="SQL") | {"source": {"type": "SQL", "uri": None}}
-    document = {"passages": [good, bad_id, no_source, sql, "junk"]}
+    untyped = passage("", "other") | {"source": {"type": None, "uri": None}}
+    bad_type = passage("", "third") | {"source": {"type": 3, "uri": None}}
+    document = {"passages": [good, bad_id, no_source, sql, "junk", untyped, bad_type]}
 
     passages = read_result([{"text": json.dumps(document)}])
 
@@ -385,6 +421,7 @@ def test_read_result_takes_the_contract_and_skips_malformed_passages() -> None:
     assert [(p.passage_id, dict(p.reference)) for p in passages] == [
         (A, {"type": "S3", "uri": "s3://docs/refunds.md"}),
         (sql["id"], {"type": "SQL", "uri": None}),
+        (untyped["id"], {"type": None, "uri": None}),
     ]
     assert read_result([{"text": "{not json"}]) is None
     assert read_result([{"text": json.dumps({"error": "x"})}]) is None
