@@ -259,9 +259,12 @@ class LocalWeb:
     gateway: FakeApiGateway
 
     @classmethod
-    def start(cls, monkeypatch: pytest.MonkeyPatch) -> LocalWeb:
+    def start(
+        cls, monkeypatch: pytest.MonkeyPatch, make: Callable[[pytest.MonkeyPatch], Harness] = make_harness
+    ) -> LocalWeb:
+        """``make``: the invoker's backend and its fake agent (Classic's by default)."""
         cognito = FakeCognito().start()
-        harness = make_harness(monkeypatch)
+        harness = make(monkeypatch)
         gateway = FakeApiGateway(harness).start()
         page = StaticPage().start()
         cognito.page_origin = page.origin

@@ -19,6 +19,7 @@ import pytest
 from offline.engine import REPO_ROOT
 from tests.client.fake_api import Canned
 from tests.functions import eventstream as es
+from tests.functions.harness_fakes import make_agentcore_harness, stop, text, tool_use
 from tests.web.driver import (
     browser_missing,
     chromium,
@@ -182,6 +183,50 @@ def test_phone_sized_screen_and_a_dialog_answered_no_with_the_keyboard(local: Lo
     assert width[0] <= width[1], "the page scrolls sideways on a phone-sized screen"
     screenshot(browser, "web-chat-phone.png")
     assert csp_violations(browser) == []
+
+
+def test_agentcore_hands_two_client_tools_to_the_page_one_at_a_time(
+    monkeypatch: pytest.MonkeyPatch, browser: Any
+) -> None:
+    local = LocalWeb.start(monkeypatch, make_agentcore_harness)
+    try:
+        agent = local.harness.agent
+        agent.stream(
+            *tool_use("tooluse_t1", "get_local_time", "{}"),
+            *tool_use("tooluse_t2", "confirm_with_user", json.dumps({"question": QUESTION}), index=2),
+            stop("tool_use"),
+        )
+        agent.stream(stop("tool_use"))  # the harness hands the second call off without streaming it again
+        agent.stream(*text("The refund is sent."), stop("end_turn"))
+        browser.get(local.url)
+        visible(browser, "#sign-in").click()
+        visible(browser, "#message")
+        send(browser, "Refund order o-123 this afternoon")
+        visible(browser, "dialog#confirm").find_element("id", "confirm-yes").click()
+        wait_for_message(browser, "agent", "The refund is sent.")
+
+        posts = [r.json() for r in local.gateway.received if r.method == "POST"]
+        assert [len(p["returnControlResults"]["results"]) for p in posts[1:]] == [1, 1]
+        resumes = [request.body["messages"] for request in agent.requests[1:]]
+        assert [m["content"][0]["toolUse"]["name"] for m, _ in resumes] == [
+            "get_local_time",
+            "confirm_with_user",
+        ]
+        (time_result,) = resumes[0][1]["content"]
+        assert set(json.loads(time_result["toolResult"]["content"][0]["text"])) == {
+            "iso",
+            "date",
+            "time",
+            "weekday",
+            "utcOffset",
+            "timeZone",
+        }
+        (confirm_result,) = resumes[1][1]["content"]
+        assert confirm_result["toolResult"]["toolUseId"] == "tooluse_t2"
+        assert json.loads(confirm_result["toolResult"]["content"][0]["text"])["answer"] == "yes"
+        assert csp_violations(browser) == []
+    finally:
+        local.stop()
 
 
 def test_an_inline_script_would_be_refused_and_counted(local: LocalWeb, browser: Any) -> None:
