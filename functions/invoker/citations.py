@@ -57,7 +57,8 @@ class CitationStage:
         self._stats = stats
         self._pending = ""  # received, not released: a possible marker's beginning
         self._released = 0  # characters of the completion released so far
-        self._since = ""  # released text since the previous citation's end (all of it before one)
+        # released text since the previous citation's end (all of it before one), in pieces
+        self._since: list[str] = []
         self._previous: _Cited | None = None
 
     def feed(self, text: str) -> Iterator[Event]:
@@ -99,11 +100,12 @@ class CitationStage:
     def _release(self, text: str) -> Iterator[Event]:
         if text:
             self._released += len(text)
-            self._since += text
+            self._since.append(text)
             yield TextChunk(text)
 
     def _cite(self, references: list[Mapping[str, Any]]) -> Citations:
-        since, offset = self._since, self._released - len(self._since)
+        since = "".join(self._since)
+        offset = self._released - len(since)
         supported = since.rstrip()
         sentence = max(sentence_ends(supported), default=0)
         text = supported[sentence:].lstrip()
@@ -114,7 +116,7 @@ class CitationStage:
         else:
             cited = _Cited("", self._released, self._released)
         self._previous = cited
-        self._since = ""
+        self._since = []
         self._stats.citations += 1
         item = {
             "text": cited.text,
