@@ -246,8 +246,10 @@ def _decoded_call(value: object, tool_groups: Mapping[str, str]) -> InlineCall:
     tool_use_id, name, arguments = value
     if not isinstance(tool_use_id, str) or not _TOOL_NAME.fullmatch(tool_use_id):
         raise _invalid_invocation_id("is corrupted or was altered")
-    if not isinstance(name, str) or name not in tool_groups or not isinstance(arguments, dict):
+    if not isinstance(name, str) or name not in tool_groups:
         raise _invalid_invocation_id("names a call of a tool this API does not hand to clients")
+    if not isinstance(arguments, dict):
+        raise _invalid_invocation_id("is corrupted or was altered")
     return InlineCall(tool_use_id, name, arguments)
 
 

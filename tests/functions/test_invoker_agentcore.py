@@ -223,6 +223,9 @@ def test_inline_functions_are_handed_off_one_at_a_time_and_resumed_with_the_tool
         "messages": resume_messages(TOOL_B, "The user declined this action.", "error")
     }
     assert len(h.agent.requests) == 3
+    # The calls' inputs are the model's output, and the ids carry them: never logged.
+    assert "Go?" not in h.logs.text
+    assert "tooluse:v2:" not in h.logs.text
 
 
 def test_a_new_model_response_after_the_resume_supersedes_the_queue(h: Harness) -> None:
@@ -339,6 +342,12 @@ def test_a_malformed_or_altered_invocation_id_is_refused_before_the_harness_is_c
     assert error["code"] == "VALIDATION_ERROR"
     assert error["message"].startswith("returnControlResults.invocationId ")
     assert "latest returnControl" in error["message"]
+    reason = "does not hand to clients" if "not the client's" in name else "altered"
+    if name in ("the v1 form", "a Classic id"):
+        reason = "is not an invocationId this API returned on AgentCore"
+    elif name == "another session":
+        reason = "belongs to another session"
+    assert reason in error["message"]
     assert h.agent.requests == []
 
 
