@@ -9,7 +9,22 @@ from __future__ import annotations
 
 from pulumi_policy import Policy
 
-from . import agent, agentcore, api, compute, iam, kms, lifecycle, logs, network, ops, streaming, tags, web
+from . import (
+    agent,
+    agentcore,
+    api,
+    compute,
+    iam,
+    kms,
+    knowledge,
+    lifecycle,
+    logs,
+    network,
+    ops,
+    streaming,
+    tags,
+    web,
+)
 
 PACK_NAME = "bedrock-vpc-agent-guardrails"
 PACK_DESCRIPTION = (
@@ -17,7 +32,22 @@ PACK_DESCRIPTION = (
     "least-privilege IAM, authenticated and throttled API, bounded logs, versioned agent alias, "
     "a private chat page behind CloudFront OAC with CORS pinned to it."
 )
-_MODULES = (network, compute, iam, api, streaming, logs, agent, agentcore, kms, tags, lifecycle, web, ops)
+_MODULES = (
+    network,
+    compute,
+    iam,
+    api,
+    streaming,
+    logs,
+    agent,
+    agentcore,
+    knowledge,
+    kms,
+    tags,
+    lifecycle,
+    web,
+    ops,
+)
 
 
 def all_policies() -> list[Policy]:

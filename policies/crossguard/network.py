@@ -392,21 +392,33 @@ def _missing_endpoints(stack: Stack, vpc: Resource, required: list[str]) -> Iter
             yield f"{vpc.label} hosts Lambdas but has no interface endpoint for '{service}'"
 
 
+def _searches_knowledge_base(function: Resource) -> bool:
+    variables = function.get("environment.variables")
+    return isinstance(variables, Mapping) and "KNOWLEDGE_BASE_ID" in variables
+
+
 @rules.stack(
     "vpc-required-endpoints",
     settings=[REQUIRED_ENDPOINTS],
     description=(
         "A VPC that hosts Lambdas must have interface endpoints for every service they call (by default "
-        "bedrock-agent-runtime; bedrock-agentcore instead when the agent runs on AgentCore): with no "
-        "internet path, a missing endpoint means a failed call."
+        "bedrock-agent-runtime; bedrock-agentcore instead when the agent runs on AgentCore, and "
+        "bedrock-agent-runtime too where a function there searches a knowledge base): with no internet "
+        "path, a missing endpoint means a failed call."
     ),
     remediation="Add an Interface aws.ec2.VpcEndpoint for com.amazonaws.<region>.<service> in that VPC.",
 )
 def vpc_required_endpoints(stack: Stack, config: Config) -> Iterator[tuple[str, str]]:
     required = [str(s) for s in as_list(config["requiredServices"])]
     if stack.of_type(*tokens.AGENTCORE_AGENTS) and not stack.of_type(tokens.AGENT):
-        # An AgentCore stack's invoker calls bedrock-agentcore, not the Classic agent runtime.
+        # An AgentCore stack's invoker calls bedrock-agentcore, not the Classic agent runtime; the
+        # Classic runtime's endpoint stays required where a function searches a knowledge base
+        # (KNOWLEDGE_BASE_ID: its Retrieve is a bedrock-agent-runtime call).
         required = [AGENTCORE_ENDPOINT if s == CLASSIC_ENDPOINT else s for s in required]
+        if CLASSIC_ENDPOINT not in required and any(
+            _searches_knowledge_base(fn) for fn in stack.of_type(tokens.FUNCTION)
+        ):
+            required.append(CLASSIC_ENDPOINT)
     hosting: list[Resource] = []
     for function in stack.of_type(tokens.FUNCTION):
         hosting += [v for v in function_vpcs(stack, function) if v not in hosting]

@@ -39,8 +39,17 @@ PROD_KB = ProgramState("prod", overrides={"knowledgeBaseEnabled": True})
 PROD_KB_DETACHED = ProgramState(
     "prod", overrides={"knowledgeBaseEnabled": True, "knowledgeBaseAttached": False}
 )
-AGENTCORE = ProgramState("agentcore")
+AGENTCORE = ProgramState("agentcore")  # guardrail and knowledge base on (its search tool attached)
 AGENTCORE_NO_GUARDRAIL = ProgramState("agentcore", overrides={"guardrailEnabled": False})
+AGENTCORE_KB_DETACHED = ProgramState("agentcore", overrides={"knowledgeBaseAttached": False})
+# Without a knowledge base the stack also drops the endpoint its search tool used (config.py refuses it).
+AGENTCORE_NO_KB = ProgramState(
+    "agentcore",
+    overrides={
+        "knowledgeBaseEnabled": False,
+        "interfaceEndpoints": ("bedrock-agentcore", "bedrock-runtime"),
+    },
+)
 
 # What every definition change does after the agent's own steps: a new alias (a new version), the
 # invoker and the dashboard move to it, the old alias goes at the end.
@@ -54,6 +63,13 @@ ROLE_POLICY_CHANGES = {
     "agent-model-access": REPLACE,
     "agent-permissions-propagation": REPLACE,
     "agent-agent": UPDATE,
+}
+# The AgentCore search tool comes or goes: its Lambda's Retrieve grant (written beside the old one) and
+# KNOWLEDGE_BASE_ID, and the invoker's RETRIEVAL_TOOL (with the guardrail's new version).
+AGENTCORE_SEARCH_TOOL_CHANGES = {
+    "action-group-permissions": REPLACE,
+    "action-group-function": UPDATE,
+    "invoker-function": UPDATE,
 }
 # The guardrail's settings change (grounding with the knowledge base, its key): a new pinned version.
 GUARDRAIL_CHANGES = {"guardrail-guardrail": UPDATE, "guardrail-version": REPLACE}
@@ -288,9 +304,107 @@ TOGGLES = [
         hazards=("protected-removed",) * 3,
         retained=DOCUMENTS_BUCKET,
     ),
-    # AgentCore has no association: the knowledge base comes and goes in one deployment each way. The
-    # invoker applies the guardrail itself (ApplyGuardrail on GUARDRAIL_VERSION): it moves to the new
-    # version (grounding with the knowledge base) before the old one is deleted.
+    # AgentCore has no association and no alias: the agent searches through the `knowledge` gateway
+    # target, so the knowledge base comes and goes in one deployment each way. The invoker applies the
+    # guardrail itself (ApplyGuardrail on GUARDRAIL_VERSION): it moves to the new version (grounding with
+    # the knowledge base) before the old one is deleted.
+    toggle(
+        "agentcore: knowledge base on",
+        AGENTCORE_NO_KB,
+        AGENTCORE,
+        {
+            **each(KNOWLEDGE_BASE, CREATE),
+            **GUARDRAIL_CHANGES,
+            **AGENTCORE_SEARCH_TOOL_CHANGES,
+            "agent-knowledge": CREATE,
+            "agent-knowledge-invoke": CREATE,
+            "endpoints-bedrock-agent-runtime": CREATE,
+        },
+        # The tool is published only once its Lambda knows the knowledge base and may Retrieve from it.
+        (
+            ("knowledge-kb", CREATED),
+            ("action-group-permissions", NEW_COPY),
+            ("action-group-function", UPDATED),
+            ("agent-knowledge-invoke", CREATED),
+            ("agent-knowledge", CREATED),
+        ),
+        (("knowledge-kb", CREATED), ("endpoints-bedrock-agent-runtime", CREATED)),
+        (("guardrail-version", NEW_COPY), ("invoker-function", UPDATED), ("guardrail-version", OLD_COPY)),
+        (("action-group-function", UPDATED), ("action-group-permissions", OLD_COPY)),
+    ),
+    # One deployment: the Lambda and the invoker move off the knowledge base first (a search in between
+    # answers "no knowledge base is configured"), then the target goes before its invoke grant, and the
+    # old Retrieve grant and the endpoint that name the knowledge base go before it.
+    toggle(
+        "agentcore: knowledge base off",
+        AGENTCORE,
+        AGENTCORE_NO_KB,
+        {
+            **each(KNOWLEDGE_BASE, DELETE),
+            **GUARDRAIL_CHANGES,
+            **AGENTCORE_SEARCH_TOOL_CHANGES,
+            "agent-knowledge": DELETE,
+            "agent-knowledge-invoke": DELETE,
+            "endpoints-bedrock-agent-runtime": DELETE,
+        },
+        (
+            ("action-group-function", UPDATED),
+            ("agent-knowledge", DELETED),
+            ("agent-knowledge-invoke", DELETED),
+        ),
+        (("invoker-function", UPDATED), ("agent-knowledge", DELETED)),
+        (("action-group-permissions", OLD_COPY), ("knowledge-kb", DELETED)),
+        (("endpoints-bedrock-agent-runtime", DELETED), ("knowledge-kb", DELETED)),
+        KB_DELETED_IN_ORDER,
+        (("guardrail-version", NEW_COPY), ("invoker-function", UPDATED), ("guardrail-version", OLD_COPY)),
+        retained=DOCUMENTS_BUCKET,
+    ),
+    # knowledgeBaseAttached false: the target and its grant go, the knowledge base and the endpoint stay.
+    toggle(
+        "agentcore: knowledge base detached",
+        AGENTCORE,
+        AGENTCORE_KB_DETACHED,
+        {
+            **GUARDRAIL_CHANGES,
+            **AGENTCORE_SEARCH_TOOL_CHANGES,
+            "agent-knowledge": DELETE,
+            "agent-knowledge-invoke": DELETE,
+        },
+        (
+            ("action-group-permissions", NEW_COPY),
+            ("action-group-function", UPDATED),
+            ("agent-knowledge", DELETED),
+            ("agent-knowledge-invoke", DELETED),
+        ),
+        (("guardrail-version", NEW_COPY), ("invoker-function", UPDATED), ("guardrail-version", OLD_COPY)),
+    ),
+    toggle(
+        "agentcore: knowledge base re-attached",
+        AGENTCORE_KB_DETACHED,
+        AGENTCORE,
+        {
+            **GUARDRAIL_CHANGES,
+            **AGENTCORE_SEARCH_TOOL_CHANGES,
+            "agent-knowledge": CREATE,
+            "agent-knowledge-invoke": CREATE,
+        },
+        (
+            ("action-group-permissions", NEW_COPY),
+            ("action-group-function", UPDATED),
+            ("agent-knowledge-invoke", CREATED),
+            ("agent-knowledge", CREATED),
+        ),
+        (("guardrail-version", NEW_COPY), ("invoker-function", UPDATED), ("guardrail-version", OLD_COPY)),
+    ),
+    toggle(
+        "agentcore: knowledge base deleted after detaching",
+        AGENTCORE_KB_DETACHED,
+        AGENTCORE_NO_KB,
+        {**each(KNOWLEDGE_BASE, DELETE), "endpoints-bedrock-agent-runtime": DELETE},
+        (("endpoints-bedrock-agent-runtime", DELETED), ("knowledge-kb", DELETED)),
+        KB_DELETED_IN_ORDER,
+        retained=DOCUMENTS_BUCKET,
+    ),
     # --- the agent's key (agentKmsKey) --------------------------------------------------------------
     toggle(
         "dev without knowledge base: agent key on",

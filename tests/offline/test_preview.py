@@ -83,6 +83,20 @@ def test_an_agentcore_stack_without_a_guardrail_is_told_so(analyzer: PolicyAnaly
     assert "agentcore-guardrail" not in mandatory(result)  # advisory outside production
 
 
+def test_a_detached_agentcore_knowledge_base_is_only_advised(analyzer: PolicyAnalyzer) -> None:
+    # knowledgeBaseAttached false is the first deployment of a removal: nothing searches the knowledge
+    # base, no path is claimed, so nothing mandatory fires; the advisory says why it is unused.
+    result = judged(analyzer, "agentcore", knowledgeBaseAttached=False)
+    assert mandatory(result) == set()
+    advised = [
+        v.message for v in result.report.violations if v.policy_name == "agentcore-knowledge-base-searched"
+    ]
+    assert advised == [
+        "AgentKnowledgeBase 'knowledge-kb' is searched by nothing on this AgentCore stack (no function names "
+        "it in KNOWLEDGE_BASE_ID): expected only between the two deployments of its removal"
+    ]
+
+
 def _assert_rejected(result: PreviewResult, rule: str, message: str) -> None:
     assert result.run.resources, "the program itself accepts this configuration"
     assert rule in mandatory(result)
