@@ -30,6 +30,7 @@ from tests.policies.conftest import Judge
 
 ADVISORY_RULES = {
     "vpc-endpoint-policy-restricted",
+    "agentcore-knowledge-base-searched",
     "flow-log-captures-all-traffic",
     "lambda-tracing-active",
     "api-stage-xray-tracing",
@@ -45,6 +46,9 @@ ADVISORY_RULES = {
 }
 STACK_RULES = {
     "no-route-out-of-vpc",
+    "bedrock-retrieve-own-knowledge-base",
+    "agentcore-retrieval-path-complete",
+    "agentcore-knowledge-base-searched",
     "endpoint-sg-self-referencing-https",
     "lambda-reaches-endpoints",
     "vpc-required-endpoints",

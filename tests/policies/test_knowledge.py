@@ -79,13 +79,17 @@ def test_the_complete_path_passes(judge: Judge) -> None:
     kb = _kb(g)
     _agentcore(g, kb_id=kb.id, retrieve_on=kb.arn)
     outcome = judge(g)
-    assert outcome.fired(PATH) == set()
-    assert outcome.fired(SCOPE) == set()
-    assert outcome.fired(SEARCHED) == set()
+    assert outcome.fired("agentcore-retrieval-path-complete") == set()
+    assert outcome.fired("bedrock-retrieve-own-knowledge-base") == set()
+    assert outcome.fired("agentcore-knowledge-base-searched") == set()
     assert outcome.fired("iam-resource-level-scoping") == set()
     # A fresh stack's preview: the ids and ARNs are unknown, the references still resolve; nothing fires.
     previewed = judge(g, preview=True)
-    assert previewed.fired(PATH) == previewed.fired(SCOPE) == set()
+    assert (
+        previewed.fired("agentcore-retrieval-path-complete")
+        == previewed.fired("bedrock-retrieve-own-knowledge-base")
+        == set()
+    )
 
 
 def test_a_search_tool_without_its_grant_or_on_another_knowledge_base_is_broken(judge: Judge) -> None:
@@ -93,7 +97,7 @@ def test_a_search_tool_without_its_grant_or_on_another_knowledge_base_is_broken(
     kb = _kb(g)
     action_group, _, _ = _agentcore(g, kb_id=kb.id, retrieve_on=None)
     outcome = judge(g)
-    assert outcome.fired(PATH) == {action_group.urn}
+    assert outcome.fired("agentcore-retrieval-path-complete") == {action_group.urn}
     assert outcome.messages(PATH, action_group.urn) == [
         f"Function 'action-group' names AgentKnowledgeBase 'kb' but its role may not Retrieve from it "
         f"({KB_ARN})"
@@ -107,13 +111,13 @@ def test_a_search_tool_without_its_grant_or_on_another_knowledge_base_is_broken(
         "Function 'action-group' searches knowledge base 'KBOTHER002', which this stack does not define"
     ]
     policy_urn = next(n.urn for n in foreign.nodes if n.name == "action-group-permissions")
-    assert outcome.fired(SCOPE) == {policy_urn}
+    assert outcome.fired("bedrock-retrieve-own-knowledge-base") == {policy_urn}
     assert outcome.messages(SCOPE, policy_urn) == [
         "RolePolicy 'action-group-permissions' policy a statement grants bedrock:Retrieve on "
         f"{OTHER_KB_ARN!r}, not a knowledge base of this stack"
     ]
     # This stack's knowledge base, unsearched, is told (advisory).
-    assert outcome.fired(SEARCHED) == {kb.urn}
+    assert outcome.fired("agentcore-knowledge-base-searched") == {kb.urn}
 
 
 def test_the_invoker_and_the_gateway_must_agree_on_the_search_tool(judge: Judge) -> None:
@@ -160,10 +164,10 @@ def test_retrieve_may_name_only_this_stacks_knowledge_bases(judge: Judge) -> Non
         t.ROLE_POLICY, "everything", role=role.id, policy=policy(allow("bedrock:Retrieve", "*"))
     )
     outcome = judge(g)
-    assert outcome.fired(SCOPE) == {pattern.urn}
-    assert own.urn not in outcome.fired(SCOPE)
+    assert outcome.fired("bedrock-retrieve-own-knowledge-base") == {pattern.urn}
+    assert own.urn not in outcome.fired("bedrock-retrieve-own-knowledge-base")
     # "*" is one fault, reported once, by the IAM rule.
-    assert everything.urn not in outcome.fired(SCOPE)
+    assert everything.urn not in outcome.fired("bedrock-retrieve-own-knowledge-base")
     assert everything.urn in outcome.fired("iam-resource-level-scoping")
 
 
@@ -172,8 +176,10 @@ def test_an_unsearched_knowledge_base_on_agentcore_is_advisory(judge: Judge) -> 
     kb = _kb(g)
     _agentcore(g, kb_id=None, retrieve_on=None, target_name="other", retrieval_tool=None)
     outcome = judge(g)
-    assert outcome.fired(SEARCHED) == {kb.urn}
-    assert outcome.fired(PATH) == set()  # detached: nothing claims a search tool
+    assert outcome.fired("agentcore-knowledge-base-searched") == {kb.urn}
+    assert (
+        outcome.fired("agentcore-retrieval-path-complete") == set()
+    )  # detached: nothing claims a search tool
     (violation,) = [v for v in outcome.report.violations if v.policy_name == SEARCHED]
     assert not violation.mandatory
 
