@@ -517,6 +517,7 @@ def usage_formulas(run: ProgramRun, prices: PriceTable) -> list[UsageFormula]:
         formulas.extend(_agentcore_formulas(prices))
     formulas += _guardrail_formulas(run, prices)
     formulas += _knowledge_base_formulas(run, prices)
+    formulas += _knowledge_search_formulas(run, prices)
     if run.of_type(METRIC_FILTER):
         metric = prices["cloudwatch.custom_metric_month"]
         formulas.append(
@@ -650,6 +651,42 @@ def _knowledge_base_formulas(run: ProgramRun, prices: PriceTable) -> list[UsageF
             f"tokens embedded at ingestion and per retrieval query {TIMES} {_money(embed.usd)}/1M",
             embed.status,
         ),
+    ]
+
+
+# A search query's size, for the per-search example: a sentence the model writes (the search tool caps
+# a query at 1,000 characters, functions/action_group/knowledge.py MAX_QUERY_CHARS).
+SEARCH_QUERY_TOKENS = 25
+
+
+def _knowledge_search_formulas(run: ProgramRun, prices: PriceTable) -> list[UsageFormula]:
+    """What one search costs where the agent searches through a tool (AgentCore: a function with
+    KNOWLEDGE_BASE_ID behind a gateway target): the gateway's tool call, the function's request, the
+    query's embedding and one S3 Vectors query. Retrieve has no charge of its own on a vector knowledge
+    base (the Bedrock price list bills the embedding model and, for structured data and reranking only,
+    the query); the passages return to the model as input tokens (the model's line)."""
+    searchers = [
+        function
+        for function in run.of_type(FUNCTION)
+        if "KNOWLEDGE_BASE_ID" in ((function.inputs.get("environment") or {}).get("variables") or {})
+    ]
+    if not searchers or not run.of_type(HARNESS):
+        return []
+    gateway, requests = prices["agentcore.gateway.invocations_1k"], prices["lambda.requests_1m"]
+    embed, query = prices["bedrock.titan_embed_text_v2.input_1m"], prices["s3vectors.query_1m"]
+    per_search = (
+        gateway.usd / 1_000 + requests.usd / 1e6 + SEARCH_QUERY_TOKENS * embed.usd / 1e6 + query.usd / 1e6
+    )
+    return [
+        UsageFormula(
+            "Knowledge search (AgentCore search tool)",
+            f"per search: 1 gateway tool call {TIMES} {_money(gateway.usd)}/1,000 + 1 Lambda request "
+            f"{TIMES} {_money(requests.usd)}/1M (+ its GB-s) + query tokens {TIMES} {_money(embed.usd)}/1M "
+            f"+ 1 S3 Vectors query {TIMES} {_money(query.usd)}/1M = {_money(round(per_search * 1000, 4))} "
+            f"per 1,000 searches of {SEARCH_QUERY_TOKENS} tokens; Retrieve itself adds no charge, the "
+            "passages return to the model as input tokens",
+            _weakest(gateway.status, requests.status, embed.status, query.status),
+        )
     ]
 
 

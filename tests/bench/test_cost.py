@@ -263,3 +263,27 @@ def test_an_unknown_model_is_marked_unverified() -> None:
 
     assert bedrock.status == "unverified"
     assert "not in offline/prices.json" in bedrock.formula
+
+
+def test_agentcore_prices_its_third_endpoint_and_each_knowledge_search(runs: dict[str, ProgramRun]) -> None:
+    agentcore = estimate_of(run_program("agentcore"))
+    endpoints = [item for item in agentcore.items if item.description.startswith("Interface endpoint")]
+    assert [(item.description, item.monthly_usd) for item in endpoints] == [
+        ("Interface endpoint bedrock-agent-runtime", 7.3),  # the knowledge base's searches (Retrieve)
+        ("Interface endpoint bedrock-agentcore", 7.3),
+        ("Interface endpoint bedrock-runtime", 7.3),
+    ]
+    assert agentcore.monthly_usd == pytest.approx(3 * 730 * ENI_HOUR + KEY_MONTH + 3.5) == 26.4
+    formulas = {formula.name: formula for formula in agentcore.usage}
+    search = formulas["Knowledge search (AgentCore search tool)"]
+    # gateway call + Lambda request + 25 query tokens embedded + one S3 Vectors query, per 1,000 searches.
+    per_1000 = 1000 * (
+        PRICES["agentcore.gateway.invocations_1k"].usd / 1000
+        + PRICES["lambda.requests_1m"].usd / 1e6
+        + 25 * PRICES["bedrock.titan_embed_text_v2.input_1m"].usd / 1e6
+        + PRICES["s3vectors.query_1m"].usd / 1e6
+    )
+    assert f"= ${per_1000:.4f} per 1,000 searches of 25 tokens" in search.formula
+    assert search.status == "third-party"
+    # Classic searches its associated knowledge base itself: no search tool to price.
+    assert "Knowledge search (AgentCore search tool)" not in {f.name for f in estimate_of(runs["dev"]).usage}
