@@ -1,5 +1,5 @@
-"""Suite-wide test setup: the collector's threshold, the Hypothesis profile, and a summary of the
-cases each property ran.
+"""Suite-wide test setup: the collector's threshold, the Hypothesis profile, a summary of the cases
+each property ran, and the program-run cache's monkeypatch rule.
 
 The Pulumi SDK allocates a few hundred thousand short-lived objects per program run (outputs, tasks,
 futures); at CPython's default threshold (700 allocations) the collector ran ~5300 times over
@@ -11,16 +11,25 @@ Every Hypothesis test is marked ``property`` (``make fuzz`` selects them with ``
 inner test is wrapped to count the examples it really ran; the count travels in the report's
 ``user_properties`` (so it survives pytest-xdist) and the terminal summary prints one line per
 property and the total when ``--fuzz-summary`` is given.
+
+While a test that uses ``monkeypatch`` runs (setup, call, teardown), tests/programs.py runs the
+program anew on every request instead of handing out cached runs.
+
+``analyzer`` is one policy-pack process per test process, for every test that judges with the pack's
+default config (the policy tests, the previews, the reports); a test that configures it puts the
+default back (``analyzer.configure()``) before it ends.
 """
 
 from __future__ import annotations
 
 import gc
-from collections.abc import Callable, Generator
+from collections.abc import Callable, Generator, Iterator
 from typing import Any
 
 import pytest
 
+from offline.analyzer import PolicyAnalyzer
+from tests import programs
 from tests.fuzzing import load_profile
 
 PROFILE = load_profile()
@@ -34,9 +43,24 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
 
 
+@pytest.fixture(scope="session")
+def analyzer() -> Iterator[PolicyAnalyzer]:
+    with PolicyAnalyzer() as running:
+        yield running
+
+
 def pytest_configure(config: pytest.Config) -> None:
     gc.set_threshold(YOUNG_GENERATION_THRESHOLD, *gc.get_threshold()[1:])
     config.addinivalue_line("markers", "property: a Hypothesis property-based test (make fuzz runs these)")
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_protocol(item: pytest.Item) -> Generator[None, None, object]:
+    programs.fresh_runs_only("monkeypatch" in getattr(item, "fixturenames", ()))
+    try:
+        return (yield)
+    finally:
+        programs.fresh_runs_only(False)
 
 
 # node id -> (examples run, outcome), filled on the controller from every worker's reports.

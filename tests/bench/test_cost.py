@@ -16,9 +16,10 @@ from offline.cost import (
     monthly_fixed_cost,
     render_cost,
 )
-from offline.engine import REPO_ROOT, ProgramRun, run_program
+from offline.engine import REPO_ROOT, ProgramRun
 from offline.model import PolicyReport, ResourceSnapshot
 from offline.preview import PreviewResult, render, to_json
+from tests.programs import shared_run
 
 PRICES = load_prices()
 ENI_HOUR = PRICES["vpc.interface_endpoint.eni_hour"].usd
@@ -34,7 +35,7 @@ OPERATIONS = [
 
 @pytest.fixture(scope="module")
 def runs() -> dict[str, ProgramRun]:
-    return {stack: run_program(stack) for stack in ("dev", "prod")}
+    return {stack: shared_run(stack) for stack in ("dev", "prod")}
 
 
 def estimate_of(run: ProgramRun) -> CostEstimate:
@@ -78,7 +79,7 @@ def test_prod_three_azs(runs: dict[str, ProgramRun]) -> None:
 
 
 def test_counts_follow_the_program_config() -> None:
-    run = run_program("dev", {"azCount": 1, "interfaceEndpoints": ["bedrock-agent-runtime", "logs", "sts"]})
+    run = shared_run("dev", {"azCount": 1, "interfaceEndpoints": ["bedrock-agent-runtime", "logs", "sts"]})
     estimate = estimate_of(run)
 
     assert [(i.description, i.basis) for i in estimate.items if i.unit == "ENI-hour"] == [

@@ -23,7 +23,7 @@ from components.agent.classic import (
     definition_hash,
 )
 from components.config import AgentSettings
-from offline.engine import run_program
+from tests.programs import shared_run
 
 # Inputs that are not part of what a version answers with, and why.
 AGENT_NOT_FROZEN = {
@@ -197,7 +197,7 @@ def _camel(name: str) -> str:
 
 
 def test_the_agent_is_created_with_exactly_the_hashed_inputs() -> None:
-    run = run_program("dev")
+    run = shared_run("dev")
     agent = run.one("aws:bedrock/agentAgent:AgentAgent")
     alias = run.one("aws:bedrock/agentAgentAlias:AgentAgentAlias")
     digest = re.fullmatch(r"live-([0-9a-f]{12})", alias.inputs["agentAliasName"])

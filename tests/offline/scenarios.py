@@ -26,6 +26,7 @@ from offline.baseline import isolated_project_modules
 from offline.engine import REPO_ROOT, run_program
 from offline.model import ResourceSnapshot
 from offline.plan import Plan, fingerprint_assets, plan, plan_destroy
+from tests.programs import shared_run
 
 Edit = Callable[[Path], None]
 _NOT_COPIED = shutil.ignore_patterns(
@@ -46,7 +47,7 @@ class ProgramState:
 @functools.cache
 def _run(stack: str, overrides: tuple[tuple[str, Any], ...], edit: Edit | None) -> list[ResourceSnapshot]:
     if edit is None:
-        return fingerprint_assets(run_program(stack, dict(overrides)).resources)
+        return fingerprint_assets(shared_run(stack, dict(overrides)).resources)
     with tempfile.TemporaryDirectory(prefix="offline-scenario-") as folder:
         project = Path(folder) / "project"
         shutil.copytree(REPO_ROOT, project, ignore=_NOT_COPIED)

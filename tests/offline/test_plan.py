@@ -15,6 +15,7 @@ from offline.baseline import isolated_project_modules, run_at_revision
 from offline.engine import REPO_ROOT, run_program
 from offline.plan import CREATE, DELETE, REPLACE, UPDATE, Plan, fingerprint_assets, plan, plan_destroy
 from offline.preview import main
+from tests.programs import shared_run
 
 INSTRUCTION = (
     "You are a careful assistant. Answer briefly, use the tools when they help, say when you do not know."
@@ -22,6 +23,11 @@ INSTRUCTION = (
 
 
 def state(stack: str = "dev", **overrides: object) -> list:
+    return fingerprint_assets(shared_run(stack, overrides).resources)
+
+
+def fresh_state(stack: str = "dev", **overrides: object) -> list:
+    """A new run of the program, never one from the cache: for checks that two runs agree."""
     return fingerprint_assets(run_program(stack, overrides).resources)
 
 
@@ -34,7 +40,7 @@ STACKS = sorted(path.name.split(".")[1] for path in REPO_ROOT.glob("Pulumi.*.yam
 
 @pytest.mark.parametrize("stack", STACKS)
 def test_every_type_the_program_uses_is_in_the_replacement_table(stack: str) -> None:
-    used = {r.type for r in run_program(stack).resources if r.custom}
+    used = {r.type for r in shared_run(stack).resources if r.custom}
     missing = sorted(used - replacements.known_types())
     assert missing == [], (
         f"regenerate offline/replacements.json (python -m offline.replacements_gen): {missing}"
@@ -65,8 +71,8 @@ def test_the_table_holds_the_provider_s_replace_forcing_inputs() -> None:
 
 
 def test_the_same_program_plans_no_change() -> None:
-    base = state()
-    step_plan = plan(base, state())
+    base = fresh_state()
+    step_plan = plan(base, fresh_state())
     assert step_plan.steps == []
     assert step_plan.unchanged == len(base)
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -13,17 +12,12 @@ import pytest
 
 from offline.analyzer import PolicyAnalyzer
 from offline.engine import REPO_ROOT
-from offline.preview import EXIT_POLICY, EXIT_PROGRAM, PreviewResult, display_type, main, preview, render
-
-
-@pytest.fixture(scope="module")
-def analyzer() -> Iterator[PolicyAnalyzer]:
-    with PolicyAnalyzer() as running:
-        yield running
+from offline.preview import EXIT_POLICY, EXIT_PROGRAM, PreviewResult, display_type, main, render
+from tests.programs import shared_preview
 
 
 def judged(analyzer: PolicyAnalyzer, stack: str = "dev", **overrides: Any) -> PreviewResult:
-    return preview(stack, overrides=overrides, analyzer=analyzer)
+    return shared_preview(analyzer, stack, overrides)
 
 
 def mandatory(result: PreviewResult) -> set[str]:

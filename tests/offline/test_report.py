@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -14,20 +13,15 @@ import pytest
 import components.api
 from offline.analyzer import PolicyAnalyzer
 from offline.engine import REPO_ROOT
-from offline.preview import EXIT_PROGRAM, PreviewResult, main, preview, render_report
+from offline.preview import EXIT_PROGRAM, PreviewResult, main, render_report
 from offline.report import entries
 from policies.crossguard import tokens as t
 from tests.policies.baseline import build
-
-
-@pytest.fixture(scope="module")
-def analyzer() -> Iterator[PolicyAnalyzer]:
-    with PolicyAnalyzer() as running:
-        yield running
+from tests.programs import shared_preview
 
 
 def judged(analyzer: PolicyAnalyzer, stack: str = "dev", **overrides: Any) -> PreviewResult:
-    return preview(stack, overrides=overrides, analyzer=analyzer)
+    return shared_preview(analyzer, stack, overrides)
 
 
 def report_text(result: PreviewResult) -> str:

@@ -1,8 +1,8 @@
-"""One policy-pack process for the whole session; each test judges small graphs through it."""
+"""Each test judges small graphs through the session's policy-pack process (`analyzer`, tests/conftest.py)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import pytest
@@ -44,12 +44,6 @@ class Outcome:
 
 
 Judge = Callable[..., Outcome]
-
-
-@pytest.fixture(scope="session")
-def analyzer() -> Iterator[PolicyAnalyzer]:
-    with PolicyAnalyzer() as running:
-        yield running
 
 
 @pytest.fixture

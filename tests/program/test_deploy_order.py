@@ -13,8 +13,9 @@ from typing import Any
 import pytest
 
 from components.agent.classic import ActionGroupSpec, action_group_version_inputs, version_hash
-from offline.engine import ProgramRun, run_program
+from offline.engine import ProgramRun
 from tests.program.conftest import RunProgram
+from tests.programs import shared_run
 
 FUNCTION = "aws:lambda/function:Function"
 ROLE_POLICY = "aws:iam/rolePolicy:RolePolicy"
@@ -50,7 +51,7 @@ def depends_on(run: ProgramRun, dependent: str, dependency: str) -> bool:
 
 @pytest.fixture(scope="module")
 def prod() -> ProgramRun:
-    return run_program("prod", {})
+    return shared_run("prod")
 
 
 @pytest.mark.parametrize("role", ["invoker", "action-group"])

@@ -40,9 +40,9 @@ LOG_GROUP = "aws:cloudwatch/logGroup:LogGroup"
 
 @pytest.fixture(scope="module")
 def dev() -> ProgramRun:
-    from offline.engine import run_program
+    from tests.programs import shared_run
 
-    return run_program("dev", {})
+    return shared_run("dev")
 
 
 def origin_of(run: ProgramRun) -> str:
