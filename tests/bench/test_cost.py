@@ -267,7 +267,7 @@ def test_an_unknown_model_is_marked_unverified() -> None:
 
 
 def test_agentcore_prices_its_third_endpoint_and_each_knowledge_search(runs: dict[str, ProgramRun]) -> None:
-    agentcore = estimate_of(run_program("agentcore"))
+    agentcore = estimate_of(shared_run("agentcore"))
     endpoints = [item for item in agentcore.items if item.description.startswith("Interface endpoint")]
     assert [(item.description, item.monthly_usd) for item in endpoints] == [
         ("Interface endpoint bedrock-agent-runtime", 7.3),  # the knowledge base's searches (Retrieve)
