@@ -9,6 +9,13 @@ That result is the contract of the tool's module docstring:
                    "score": 0.83}],
      "instructions": "..."}
 
+On the way the result is wrapped once: the gateway's Lambda target answers ``{"result": <the
+document>}`` (functions/action_group/gateway.py ``gateway_response``; the body as JSON text, or the
+object itself), and an AgentCore Gateway hands a Lambda target's whole JSON response to the MCP
+client as the tool result's text without unwrapping any member ("The Lambda function must return a
+valid JSON response", gateway-add-target-lambda.html); ``passages_of`` unwraps that one level. The
+tool's errors (``{"error": text, "retry": bool}``) are not the contract and are ignored.
+
 ``read_result`` turns one result's content into ``Passage``s; ``Retrieved`` keeps this turn's, by
 id, for the citation stage (functions/invoker/citations.py: ``[S1a2b3c]`` markers become citations
 with these references) and the guardrail's grounding check (their texts are the grounding source).
@@ -77,7 +84,7 @@ def read_result(content: Iterable[object]) -> list[Passage] | None:
     if texts and not documents:
         try:
             document = json.loads("".join(texts))
-        except ValueError:
+        except (ValueError, RecursionError):
             return None
     elif len(documents) == 1 and not texts:
         document = documents[0]
@@ -86,10 +93,20 @@ def read_result(content: Iterable[object]) -> list[Passage] | None:
     return passages_of(document)
 
 
+# The gateway target's member around a successful tool's body (functions/action_group/gateway.py).
+GATEWAY_RESULT: Final = "result"
+
+
 def passages_of(document: object) -> list[Passage] | None:
-    """The contract's ``passages``; one that is malformed is left out, a document without the list is None."""
+    """The contract's ``passages``, also inside the gateway's ``{"result": ...}`` (JSON text or the
+    object: one level, module docstring); a malformed passage is left out, a document without the
+    list (an ``{"error", "retry"}`` answer included) is None."""
     if not isinstance(document, Mapping):
         return None
+    if "passages" not in document and GATEWAY_RESULT in document and "error" not in document:
+        document = _unwrapped(document[GATEWAY_RESULT])
+        if not isinstance(document, Mapping):
+            return None
     items = document.get("passages")
     if not isinstance(items, list):
         return None
@@ -99,6 +116,16 @@ def passages_of(document: object) -> list[Passage] | None:
         if passage is not None:
             passages.append(passage)
     return passages
+
+
+def _unwrapped(inner: object) -> object:
+    """The gateway's ``result`` member as a document: JSON text parsed, a mapping as it is."""
+    if isinstance(inner, str):
+        try:
+            return json.loads(inner)
+        except (ValueError, RecursionError):
+            return None
+    return inner
 
 
 def _passage(item: object) -> Passage | None:

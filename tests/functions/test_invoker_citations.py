@@ -7,13 +7,17 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable
 from typing import Any, cast
 
+import botocore.session
 import pytest
 from aws_lambda_powertools.utilities.typing import LambdaContext
+from botocore.stub import Stubber
 from hypothesis import given
 from hypothesis import strategies as st
 
+from functions.action_group import handler as action_group_handler
 from functions.action_group import knowledge as knowledge_tool
 from functions.action_group.dispatch import serialize_body
 from functions.invoker import streaming
@@ -26,6 +30,7 @@ from functions.invoker.runtime import StreamedResponse
 from tests.functions import eventstream as es
 from tests.functions.harness_fakes import AGENTCORE_ENV, make_agentcore_harness, stop, text, tool_use, usage
 from tests.functions.invoker_fakes import BASE_ENV, Harness, api_event
+from tests.functions.test_action_group_gateway import GatewayContext
 from tests.fuzzing import examples
 
 SESSION = "sess-cite"
@@ -374,21 +379,87 @@ def test_a_stray_bracket_is_held_no_longer_than_a_marker_could_be() -> None:
     assert len(stage._pending) <= MAX_HOLD
 
 
-def test_the_search_tools_own_result_round_trips_into_citations(h: Harness) -> None:
-    """The body functions/action_group/knowledge.py builds from Retrieve, as the gateway would carry it."""
-    items = [
-        {
-            "content": {"type": "TEXT", "text": REFUND_TEXT},
-            "location": {"type": "S3", "s3Location": {"uri": "s3://docs/refunds.md"}},
-            "score": 0.91,
-        },
-        {
-            "content": {"type": "TEXT", "text": HOURS_TEXT},
-            "location": {"type": "WEB", "webLocation": {"url": "https://example.com/hours"}},
-            "score": 0.55,
-        },
-    ]
-    body = serialize_body(knowledge_tool.search_result(items))
+RETRIEVE_ITEMS = [
+    {
+        "content": {"type": "TEXT", "text": REFUND_TEXT},
+        "location": {"type": "S3", "s3Location": {"uri": "s3://docs/refunds.md"}},
+        "score": 0.91,
+    },
+    {
+        "content": {"type": "TEXT", "text": HOURS_TEXT},
+        "location": {"type": "WEB", "webLocation": {"url": "https://example.com/hours"}},
+        "score": 0.55,
+    },
+]
+
+
+def gateway_lambda_output(monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
+    """What the action-group Lambda returns to the gateway for one search: the real handler on a
+    gateway-shaped event and context, Retrieve answered by botocore's Stubber."""
+    client = botocore.session.get_session().create_client(
+        "bedrock-agent-runtime",
+        region_name="eu-west-1",
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    )
+    monkeypatch.setenv(knowledge_tool.KNOWLEDGE_BASE_ENV, "KB12345678")
+    monkeypatch.setattr(knowledge_tool, "retrieve_client", lambda: client)
+    with Stubber(client) as stubber:
+        stubber.add_response("retrieve", {"retrievalResults": RETRIEVE_ITEMS})
+        output: dict[str, Any] = action_group_handler.handler(
+            {"query": "refunds"},
+            GatewayContext(SEARCH),  # type: ignore[arg-type]
+        )
+        stubber.assert_no_pending_responses()
+    assert "error" not in output, output
+    return output
+
+
+def result_member_parsed(output: dict[str, Any]) -> dict[str, Any]:
+    """The gateway's ``{"result": ...}`` with the body as an object, not JSON text (either may come)."""
+    inner = output["result"]
+    return {**output, "result": json.loads(inner) if isinstance(inner, str) else inner}
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        # The gateway hands the Lambda's whole JSON response to the harness as the result's text ...
+        pytest.param(lambda output: [{"text": json.dumps(output)}], id="text"),
+        pytest.param(
+            lambda output: [{"text": json.dumps(output)[:25]}, {"text": json.dumps(output)[25:]}], id="split"
+        ),
+        # ... or as a json member; and gateway_response may carry the body parsed under "result".
+        pytest.param(lambda output: [{"json": output}], id="json"),
+        pytest.param(lambda output: [{"text": json.dumps(result_member_parsed(output))}], id="text-parsed"),
+        pytest.param(lambda output: [{"json": result_member_parsed(output)}], id="json-parsed"),
+    ],
+)
+def test_the_search_lambdas_real_gateway_output_round_trips_into_citations(
+    h: Harness, monkeypatch: pytest.MonkeyPatch, content: Callable[[dict[str, Any]], list[dict[str, Any]]]
+) -> None:
+    """The action-group Lambda's own answer to the gateway, streamed as the search's toolResult."""
+    output = gateway_lambda_output(monkeypatch)
+    h.agent.stream(
+        *tool_use("tooluse_s1", SEARCH, '{"query": "refunds"}', index=1),
+        stop("tool_use"),
+        *search_result("tooluse_s1", *content(output)),
+        *text(f"Refunds take five days [{A}]. The desk opens at nine [{C}]."),
+        stop("end_turn"),
+    )
+
+    reply = h.chat({"inputText": "refunds?", "sessionId": SESSION}).json()
+
+    assert reply["completion"] == "Refunds take five days. The desk opens at nine."
+    assert [c["references"] for c in reply["citations"]] == [[reference(REFUNDS)], [reference(HOURS)]]
+    assert [c["text"] for c in reply["citations"]] == ["Refunds take five days", "The desk opens at nine"]
+    summary = h.logs.summary()
+    assert (summary["retrievals"], summary["retrieved_passages"], summary["retrievals_ignored"]) == (1, 2, 0)
+
+
+def test_the_search_tools_own_body_round_trips_into_citations(h: Harness) -> None:
+    """The body functions/action_group/knowledge.py builds from Retrieve, unwrapped."""
+    body = serialize_body(knowledge_tool.search_result(RETRIEVE_ITEMS))
     ids = [p["id"] for p in json.loads(body)["passages"]]
     assert ids == [A, C]  # the tool's ids are the ones the invoker's tests compute
     h.agent.stream(
@@ -403,7 +474,6 @@ def test_the_search_tools_own_result_round_trips_into_citations(h: Harness) -> N
 
     assert reply["completion"] == "Refunds take five days. The desk opens at nine."
     assert [c["references"] for c in reply["citations"]] == [[reference(REFUNDS)], [reference(HOURS)]]
-    assert [c["text"] for c in reply["citations"]] == ["Refunds take five days", "The desk opens at nine"]
 
 
 def test_read_result_takes_the_contract_and_skips_malformed_passages() -> None:
@@ -425,6 +495,13 @@ def test_read_result_takes_the_contract_and_skips_malformed_passages() -> None:
     ]
     assert read_result([{"text": "{not json"}]) is None
     assert read_result([{"text": json.dumps({"error": "x"})}]) is None
+    # the gateway's wrapper, one level only; its error answer is never the contract
+    assert read_result([{"text": json.dumps({"result": json.dumps(document)})}]) == passages
+    assert read_result([{"json": {"result": document}}]) == passages
+    assert read_result([{"json": {"result": {"result": document}}}]) is None
+    assert read_result([{"json": {"result": "{not json"}}]) is None
+    assert read_result([{"json": {"error": "busy", "retry": True, "result": document}}]) is None
+    assert read_result([{"json": {"error": "no knowledge base is configured", "retry": False}}]) is None
     assert read_result([{"json": document}, {"json": document}]) is None
     assert read_result([]) is None
 
