@@ -15,7 +15,7 @@ from fnmatch import fnmatchcase
 from typing import Any, Final
 
 from . import tokens
-from .framework import UNKNOWN, Resource, as_list, is_unknown
+from .framework import UNKNOWN, Resource, Stack, as_list, is_unknown
 
 # Actions that support resource-level permissions and that this kind of stack grants: an Allow on
 # `Resource: "*"` for any of them is over-broad. Patterns are IAM globs. EC2 ENI actions
@@ -214,3 +214,17 @@ def identity_statements(res: Resource) -> list[tuple[str, Statement]]:
     return [
         (label, statement) for label, raw in identity_documents(res) for statement in statements(raw) or []
     ]
+
+
+def role_statements(stack: Stack, function: Resource) -> list[Statement] | None:
+    """Every statement of the identity policies of `function`'s role (inline on the role and its
+    RolePolicy resources); None while one of them is still unknown (preview)."""
+    found: list[Statement] = []
+    for role in stack.refs(function, "role", (tokens.ROLE,)).found:
+        for holder in [role, *stack.referrers(role, (tokens.ROLE_POLICY,), "role")]:
+            for _, raw in identity_documents(holder):
+                parsed = statements(raw)
+                if parsed is None:
+                    return None
+                found += parsed
+    return found

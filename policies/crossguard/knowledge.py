@@ -14,7 +14,7 @@ from collections.abc import Iterator, Mapping
 from typing import Final
 
 from . import tokens
-from .documents import Statement, allow_statements, applies_to, identity_documents, statements
+from .documents import allow_statements, applies_to, role_statements
 from .framework import ADVISORY, Config, Resource, RuleSet, Stack, as_list, each, is_unknown
 
 rules = RuleSet()
@@ -67,25 +67,12 @@ def _variables(function: Resource) -> Mapping[str, object]:
     return variables if isinstance(variables, Mapping) else {}
 
 
-def _role_statements(stack: Stack, function: Resource) -> list[Statement] | None:
-    """Every statement of the function's role (None while one is still unknown)."""
-    found: list[Statement] = []
-    for role in stack.refs(function, "role", (tokens.ROLE,)).found:
-        for holder in [role, *stack.referrers(role, (tokens.ROLE_POLICY,), "role")]:
-            for _, raw in identity_documents(holder):
-                parsed = statements(raw)
-                if parsed is None:
-                    return None
-                found += parsed
-    return found
-
-
 def _searcher_problems(stack: Stack, function: Resource) -> Iterator[str]:
     """A function that names a knowledge base must name one of this stack's and may Retrieve from it."""
     refs = stack.refs(function, f"environment.variables.{KNOWLEDGE_BASE_ID}", (KNOWLEDGE_BASE,))
     for unresolved in refs.unresolved:
         yield f"{function.label} searches knowledge base {unresolved!r}, which this stack does not define"
-    role = _role_statements(stack, function)
+    role = role_statements(stack, function)
     if role is None:
         return
     for kb in refs.found:

@@ -9,7 +9,7 @@ from collections.abc import Iterator, Mapping
 from typing import Final
 
 from . import tokens
-from .documents import allow_statements, identity_documents, statements
+from .documents import allow_statements, role_statements
 from .framework import ADVISORY, Config, Resource, RuleSet, Stack, as_list, each, is_unknown
 from .lifecycle import ENVIRONMENT_TAG, PRODUCTION
 from .tags import merged_tags
@@ -108,17 +108,15 @@ def _may_apply_guardrail(stack: Stack, function: Resource, identifier: object) -
     the role's policies is still unknown, during preview: nothing can be told yet."""
     if is_unknown(identifier):
         return True
-    for role in stack.refs(function, "role", (tokens.ROLE,)).found:
-        for holder in [role, *stack.referrers(role, (tokens.ROLE_POLICY,), "role")]:
-            for _, raw in identity_documents(holder):
-                parsed = statements(raw)
-                if parsed is None:
-                    return True
-                for statement in parsed:
-                    named = any(_is_guardrail(arn, str(identifier)) for arn in statement.resources)
-                    if statement.allow and statement.grants(APPLY_GUARDRAIL) and named:
-                        return True
-    return False
+    granted = role_statements(stack, function)
+    if granted is None:
+        return True
+    return any(
+        statement.allow
+        and statement.grants(APPLY_GUARDRAIL)
+        and any(_is_guardrail(arn, str(identifier)) for arn in statement.resources)
+        for statement in granted
+    )
 
 
 def _is_guardrail(arn: str, identifier: str) -> bool:

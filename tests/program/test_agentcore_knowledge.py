@@ -13,11 +13,13 @@ from typing import Any
 
 import pytest
 
+from client.tools import CLIENT_TOOLS
 from components.agent import searches_knowledge_bases
 from components.config import KNOWLEDGE_TOOL_RUNTIMES
 from components.function_schema import function_schema_for_resolver
 from functions.action_group.knowledge import KNOWLEDGE_TARGET, SEARCH_TOOL, knowledge_app
-from offline.engine import MOCK_ACCOUNT_ID, ProgramRun
+from functions.action_group.tools import app as action_group_tools
+from offline.engine import MOCK_ACCOUNT_ID, ProgramError, ProgramRun
 from tests.program.conftest import RunProgram, policy_document
 
 HARNESS = "aws:bedrock/agentcoreHarness:AgentcoreHarness"
@@ -231,3 +233,20 @@ def test_without_a_knowledge_base_agentcore_has_no_search_tool(program: RunProgr
     assert [t.name for t in run.of_type(TARGET)] == ["agent-tools"]
     assert "KNOWLEDGE_BASE_ID" not in variables(run, "action-group")
     assert "RETRIEVAL_TOOL" not in variables(run, "invoker")
+
+
+def test_the_search_tool_counts_against_the_agents_function_budget(
+    program: RunProgram, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import components.function_schema
+
+    # Exactly room for the Lambda's tools and the client's: no room left for the search tool.
+    lambda_tools = len(function_schema_for_resolver(action_group_tools))
+    monkeypatch.setattr(components.function_schema, "DEFAULT_MAX_FUNCTIONS", lambda_tools + len(CLIENT_TOOLS))
+    assert program("dev").of_type(KNOWLEDGE_BASE)  # Classic: no search tool, within the budget
+    with pytest.raises(ProgramError) as caught:
+        program("agentcore")
+    assert caught.value.resources == [], "checked before anything is registered"
+    assert f"{lambda_tools} tools are registered but an agent allows {lambda_tools - 1} functions" in str(
+        caught.value.cause
+    )
