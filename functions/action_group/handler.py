@@ -52,7 +52,9 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     tool_name = gateway_tool_name(context)
     request = event if tool_name is None else function_event(tool_name, event)
     result = dispatch(request, tools_for(tool_name), serialize_body)
-    _log(result, (time.perf_counter() - started) * 1000, event)
+    # The agent's identity exists only in a Classic event; a gateway event is the model's arguments,
+    # whose values must never be logged (an argument named "agent" is not an identity).
+    _log(result, (time.perf_counter() - started) * 1000, _agent(event) if tool_name is None else {})
     return result.response if tool_name is None else gateway_response(result)
 
 
@@ -64,7 +66,7 @@ def tools_for(gateway_tool: str | None) -> Mapping[str, ToolSpec]:
     return TOOLS
 
 
-def _log(result: Dispatch, latency_ms: float, event: object) -> None:
+def _log(result: Dispatch, latency_ms: float, agent: Mapping[str, str]) -> None:
     fields: dict[str, object] = {
         "action_group": result.action_group,
         "function": result.function,
@@ -72,7 +74,7 @@ def _log(result: Dispatch, latency_ms: float, event: object) -> None:
         "outcome": result.outcome,
         "reason": result.reason,
         "latency_ms": round(latency_ms, 2),
-        **_agent(event),
+        **agent,
     }
     if result.tool_fields:
         fields["tool"] = dict(result.tool_fields)

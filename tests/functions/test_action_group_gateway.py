@@ -54,6 +54,16 @@ def test_gateway_calls_are_logged_without_values() -> None:
     assert "SECRET-7f3a" not in json.dumps(records)
 
 
+def test_a_gateway_argument_named_agent_is_not_logged_as_the_agents_identity() -> None:
+    # A gateway event is the model's arguments: an "agent" among them is a value, not Classic's identity.
+    with captured_logs() as records:
+        call("tools___calculate", {"expression": "6 * 7", "agent": {"id": "SECRET-PROMPT-TEXT"}})
+    (record,) = [r for r in records if r.get("message", "").startswith("tool invocation")]
+    assert record["parameter_names"] == ["expression", "agent"]
+    assert not [key for key in record if key.startswith("agent_")]
+    assert "SECRET-PROMPT-TEXT" not in json.dumps(records)
+
+
 def test_function_event_keeps_text_and_encodes_the_rest_as_json() -> None:
     event = function_event("t___f", {"a": "x", "b": 2, "c": False, "d": [1, 2], "e": None})
     assert event["actionGroup"] == "t"
