@@ -7,6 +7,13 @@ gateway-add-target-lambda.html: the target prefix must be stripped in the functi
 returns plain JSON). Here the call becomes the Bedrock function event the dispatcher already
 validates, so both backends share one validation and one set of tools, and the dispatcher's
 response becomes the gateway's JSON: ``{"result": body}`` or ``{"error": body, "retry": bool}``.
+
+A structured result (a JSON object or array: the search tool's passages, calculate's answer) goes
+under ``result`` as that object, not as its JSON text. The page asks only for "a valid JSON response
+that can be parsed by the gateway" and documents no unwrapping; a gateway's ``tools/call`` reply
+carries the function's whole return value, serialized, as the tool result's text. So a body nested as
+a string reached the model as JSON inside a JSON string: every quote escaped, more tokens, harder to
+read. Plain text (an error, a tool answering in words) stays a string.
 """
 
 from __future__ import annotations
@@ -59,8 +66,23 @@ def gateway_response(result: Dispatch) -> dict[str, Any]:
     body = function_response.get("responseBody", {}).get("TEXT", {}).get("body", "")
     state = function_response.get("responseState")
     if state is None:
-        return {"result": body}
+        return {"result": _structured(body)}
     return {"error": body, "retry": state == "REPROMPT"}
+
+
+def _structured(body: object) -> object:
+    """The JSON object or array ``body`` holds, else ``body`` itself (text, a bare number or word)."""
+    if not isinstance(body, str) or not body.lstrip().startswith(("{", "[")):
+        return body
+    try:
+        value: object = json.loads(body, parse_constant=_no_constant)
+    except ValueError:  # text that merely starts like JSON (JSONDecodeError is a ValueError)
+        return body
+    return value if isinstance(value, dict | list) else body
+
+
+def _no_constant(name: str) -> object:
+    raise ValueError(f"{name} is not JSON")  # NaN/Infinity: keep such a body as the text it is
 
 
 def _text(value: object) -> str:

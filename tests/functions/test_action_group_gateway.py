@@ -7,8 +7,11 @@ import json
 from types import SimpleNamespace
 from typing import Any
 
+import pytest
+
 from functions.action_group import handler as handler_module
-from functions.action_group.gateway import function_event
+from functions.action_group.dispatch import Dispatch
+from functions.action_group.gateway import function_event, gateway_response
 from tests.functions.test_action_group_support import FakeLambdaContext, captured_logs
 
 
@@ -22,8 +25,40 @@ def call(tool: str, arguments: Any) -> dict[str, Any]:
 
 
 def test_a_gateway_call_runs_the_tool_named_after_the_target_prefix() -> None:
-    assert call("tools___calculate", {"expression": "6 * 7"}) == {
-        "result": json.dumps({"result": "42", "interpreted_as": "6 * 7"})
+    # A structured result is the object itself: the gateway serializes the whole return value as the
+    # tool result's text, so a nested JSON string would reach the model escaped a second time.
+    response = call("tools___calculate", {"expression": "6 * 7"})
+    assert response == {"result": {"result": "42", "interpreted_as": "6 * 7"}}
+    assert json.dumps(response) == '{"result": {"result": "42", "interpreted_as": "6 * 7"}}'
+
+
+@pytest.mark.parametrize(
+    ("body", "result"),
+    [
+        ('{"passages": [], "note": "caf\u00e9"}', {"passages": [], "note": "café"}),
+        ("  [1, 2]", [1, 2]),
+        ("Sunny in Paris", "Sunny in Paris"),
+        ("42", "42"),  # a bare JSON number, word or string stays the text the tool gave
+        ('"quoted"', '"quoted"'),
+        ("{not json", "{not json"),
+        ("[NaN]", "[NaN]"),  # not JSON: never turned into a float the runtime cannot serialize
+        ("", ""),
+    ],
+)
+def test_only_a_json_object_or_array_body_is_returned_as_structure(body: str, result: object) -> None:
+    response = {"response": {"functionResponse": {"responseBody": {"TEXT": {"body": body}}}}}
+    assert gateway_response(Dispatch(response, "success", "", "t", "f")) == {"result": result}
+
+
+def test_an_error_body_stays_text_even_when_it_looks_like_json() -> None:
+    response = {
+        "response": {
+            "functionResponse": {"responseState": "FAILURE", "responseBody": {"TEXT": {"body": "{}"}}}
+        }
+    }
+    assert gateway_response(Dispatch(response, "failure", "", "t", "f")) == {
+        "error": "{}",
+        "retry": False,
     }
 
 
@@ -32,7 +67,7 @@ def test_typed_json_arguments_are_validated_like_bedrock_text() -> None:
         "tools___business_days_between",
         {"start_date": "2025-12-22", "end_date": "2025-12-26", "holidays": ["2025-12-25"], "inclusive": True},
     )
-    assert json.loads(result["result"])["business_days"] == 4
+    assert result["result"]["business_days"] == 4
     wrong = call("tools___business_days_between", {"start_date": "2025-12-22", "end_date": 5})
     assert wrong["retry"] is True
     assert "end_date" in wrong["error"]

@@ -92,7 +92,8 @@ def search(arguments: Any) -> dict[str, Any]:
     """A successful gateway call's parsed body."""
     response = call(arguments)
     assert set(response) == {"result"}, response
-    body: dict[str, Any] = json.loads(response["result"])
+    body: dict[str, Any] = response["result"]
+    assert isinstance(body, dict), "a structured result is the object, not its JSON text"
     return body
 
 
