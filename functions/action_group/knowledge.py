@@ -49,6 +49,8 @@ Outcomes (the dispatcher turns them into Bedrock's ``responseState``; the gatewa
 ``{"error", "retry"}``):
 
 * no ``KNOWLEDGE_BASE_ID``: FAILURE "no knowledge base is configured for this agent";
+* a ``KNOWLEDGE_BASE_ID`` that is no knowledge base identifier (``KNOWLEDGE_BASE_IDENTIFIER``):
+  FAILURE naming the deployment problem, before any request;
 * a query that is empty or longer than ``MAX_QUERY_CHARS``, ``max_results`` outside 1-10:
   ``ToolInputError`` -> REPROMPT, telling the model what to fix;
 * throttling, a service quota, a server error or a timeout after the retries: REPROMPT "the search is
@@ -104,6 +106,14 @@ MIN_PASSAGE_CHARS: Final = 200
 CUT_NOTE: Final = " [… passage cut here; the source document continues]"
 
 KNOWLEDGE_BASE_ENV: Final = "KNOWLEDGE_BASE_ID"
+# RetrieveRequest.knowledgeBaseId's shape KnowledgeBaseIdentifier (botocore bedrock-agent-runtime
+# 2023-07-26): a 10-character id or the knowledge base's ARN. Checked here because botocore's
+# ParamValidator checks only its minimum length (10), never the pattern or the maximum: an id such as
+# "bad/id!!!!!" would otherwise reach the service (a ValidationException, or a 404 for another path).
+KNOWLEDGE_BASE_IDENTIFIER: Final = re.compile(
+    r"[0-9a-zA-Z]{10}|arn:aws(-[^:]+)?:bedrock:[a-z0-9-]{1,20}:[0-9]{12}:knowledge-base/[0-9a-zA-Z]{10}",
+    re.ASCII,
+)
 SERVICE: Final = "bedrock-agent-runtime"
 CONNECT_TIMEOUT_S: Final = 1.0
 READ_TIMEOUT_S: Final = 4.0
@@ -147,11 +157,12 @@ _FAILURE_REASONS: Final = {
     "ValidationException": "the knowledge base rejected the search request",
     "DependencyFailedException": "the knowledge base could not reach its vector store or embedding model",
     "ConflictException": "the knowledge base is being changed",
-    # botocore's own check of the request: only KNOWLEDGE_BASE_ID can fail it (the query is checked first).
-    "ParamValidationError": (
-        "the knowledge base id this agent is configured with is malformed (a deployment problem)"
-    ),
 }
+# Checked before the request (KNOWLEDGE_BASE_IDENTIFIER), like the query and the count, so botocore's
+# ParamValidationError is no configuration problem here: it stays "an unexpected error".
+MALFORMED_ID_REASON: Final = (
+    "the knowledge base id this agent is configured with is malformed (a deployment problem)"
+)
 _DEFAULT_FAILURE_REASON: Final = "an unexpected error"
 _ERROR_CODE: Final = re.compile(r"[A-Za-z][A-Za-z0-9_.]{0,63}", re.ASCII)
 _BUSY_CODES: Final = frozenset(
@@ -198,6 +209,12 @@ def search_documents(
     if not knowledge_base_id:
         log_field("retrieve_error", "not_configured")
         return BedrockFunctionResponse(body=NOT_CONFIGURED, response_state="FAILURE")
+    if not KNOWLEDGE_BASE_IDENTIFIER.fullmatch(knowledge_base_id):
+        # A deployment problem: no better query can fix it, so it is answered before the query's checks.
+        log_field("retrieve_error", "malformed_knowledge_base_id")
+        return BedrockFunctionResponse(
+            body=UNAVAILABLE.format(why=MALFORMED_ID_REASON), response_state="FAILURE"
+        )
     text = _query(query)
     count = _count(max_results)
     from botocore.exceptions import BotoCoreError, ClientError  # lazily, as boto3 (retrieve_client)
@@ -344,7 +361,7 @@ def _failure(error: Exception) -> BedrockFunctionResponse:
     if isinstance(error, ClientError):
         code = str(error.response.get("Error", {}).get("Code", ""))
     else:
-        code = type(error).__name__  # e.g. ReadTimeoutError, ParamValidationError, NoCredentialsError
+        code = type(error).__name__  # e.g. ReadTimeoutError, NoCredentialsError
     log_field("retrieve_error", code if _ERROR_CODE.fullmatch(code) else "Unknown")
     if unreachable or code in _BUSY_CODES:
         return BedrockFunctionResponse(body=BUSY, response_state="REPROMPT")

@@ -400,21 +400,55 @@ def test_each_aws_error_has_a_fixed_answer_naming_no_arn_account_or_query(
     )
 
 
-def test_a_malformed_knowledge_base_id_fails_before_any_request(monkeypatch: pytest.MonkeyPatch) -> None:
-    client = new_client()  # no Stubber: its own parameter check would answer first
+@pytest.mark.parametrize(
+    "value",
+    [
+        "KB-9",  # botocore would refuse it (min length 10)
+        "bad/id!!!!!!!!!!!!",  # botocore would send it: its ParamValidator checks no pattern
+        "KB1234567",  # 9 characters
+        "KB123456789",  # 11 characters
+        "KB12345678 extra",
+        "arn:aws:bedrock:eu-west-1:210987654321:knowledge-base/KB-9",
+        "arn:aws:bedrock:eu-west-1:210987654321:agent/KB12345678",
+    ],
+)
+def test_a_malformed_knowledge_base_id_fails_before_any_request(
+    monkeypatch: pytest.MonkeyPatch, value: str
+) -> None:
+    def no_client() -> Any:
+        raise AssertionError("a malformed id must be answered before a client is made")
 
-    def never_send(**_: Any) -> None:
-        raise AssertionError("botocore's parameter validation must stop the request")
-
-    client.meta.events.register("before-send.bedrock-agent-runtime.Retrieve", never_send)
-    monkeypatch.setattr(knowledge, "retrieve_client", lambda: client)
-    monkeypatch.setenv(knowledge.KNOWLEDGE_BASE_ENV, "KB-9")  # botocore: at least 10 characters
+    monkeypatch.setattr(knowledge, "retrieve_client", no_client)
+    monkeypatch.setenv(knowledge.KNOWLEDGE_BASE_ENV, value)
     with captured_logs() as records:
         response = call({"query": "hours"})
+        # a deployment problem: the model's own mistakes are not asked about first
+        assert call({"query": ""})["error"] == response["error"]
     assert response["retry"] is False
-    assert "knowledge base id this agent is configured with is malformed" in response["error"]
-    assert "KB-9" not in response["error"]
-    assert records[0]["tool"] == {"retrieve_error": "ParamValidationError"}
+    assert (
+        "knowledge base id this agent is configured with is malformed (a deployment problem)"
+        in (response["error"])
+    )
+    assert value.strip() not in response["error"]
+    assert [record["tool"] for record in records] == [{"retrieve_error": "malformed_knowledge_base_id"}] * 2
+
+
+@pytest.mark.parametrize(
+    "value", [KB_ID, ARN, "arn:aws-cn:bedrock:cn-north-1:210987654321:knowledge-base/0A1b2C3d4E"]
+)
+def test_an_id_or_arn_the_retrieve_model_allows_is_searched(
+    stub: Stubber, monkeypatch: pytest.MonkeyPatch, value: str
+) -> None:
+    monkeypatch.setenv(knowledge.KNOWLEDGE_BASE_ENV, value)
+    stub.add_response("retrieve", {"retrievalResults": []}, {**expected("hours"), "knowledgeBaseId": value})
+    search({"query": "hours"})
+
+
+def test_the_local_id_check_is_the_retrieve_models_pattern() -> None:
+    shape = new_client().meta.service_model.operation_model("Retrieve").input_shape.members["knowledgeBaseId"]
+    assert shape.name == "KnowledgeBaseIdentifier"
+    alternatives = [f"^{part}$" for part in knowledge.KNOWLEDGE_BASE_IDENTIFIER.pattern.split("|")]
+    assert "|".join(alternatives) == shape.metadata["pattern"]
 
 
 @pytest.mark.parametrize(
