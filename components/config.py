@@ -1132,10 +1132,13 @@ def _check_agent_endpoint(
             if other == KNOWLEDGE_TOOL_ENDPOINT_SERVICE and runtime in KNOWLEDGE_TOOL_RUNTIMES
             else "it would bill hourly and carry nothing"
         )
+        # Usually the own endpoint is listed already (e.g. the search tool's endpoint left behind after
+        # knowledgeBaseEnabled false): then the fix is to remove this one, not to add what is there.
+        fix = "remove it" if own in names else f"replace it with '{own}'"
         read.add(
             "interfaceEndpoints",
             f"'{other}' is the {other_runtime} agent's endpoint but agentRuntime is {runtime}: "
-            f"replace it with '{own}' ({why}).",
+            f"{fix} ({why}).",
         )
 
 
@@ -1168,7 +1171,8 @@ def _check_knowledge_tool_endpoint(
             "interfaceEndpoints",
             f"agentRuntime {runtime} with knowledgeBaseEnabled needs '{service}': the agent searches the "
             f"knowledge base through its search tool, whose Lambda calls Retrieve from the VPC and has no "
-            f"other way out; add '{service}' to the list (or set knowledgeBaseEnabled false).",
+            f"other way out; add '{service}' to the list, or set knowledgeBaseAttached false (the agent "
+            "stops searching it, the knowledge base is kept) or knowledgeBaseEnabled false (removes it).",
         )
 
 

@@ -44,3 +44,20 @@ def test_the_cost_summary_has_every_stack_and_its_model_total() -> None:
     assert sorted(README_STACKS) == sorted(
         path.name.split(".")[1] for path in README.parent.glob("Pulumi.*.yaml")
     )
+
+
+def test_the_agentcore_knowledge_base_steps_warn_that_live_sessions_may_keep_the_old_tools() -> None:
+    # Whether a live harness session lists the gateway's tools again is undocumented: the steps say so
+    # and name the real way out (the session's idle timeout setting, the API's DELETE route).
+    import re
+
+    text = " ".join(README.read_text(encoding="utf-8").split())
+    steps = text[text.index("**On AgentCore** there is no association") :]
+    steps = steps[: steps.index("In production the vector bucket")]
+    assert "sessions opened before any of these changes may keep the tool list they started with" in steps
+    assert "unverified" in steps
+    assert "(`agentIdleSessionTtlSeconds`)" in steps
+    assert "`DELETE /chat/{sessionId}`" in steps
+    root = README.parent
+    assert re.search(r"^  agentIdleSessionTtlSeconds:$", (root / "Pulumi.yaml").read_text(), re.MULTILINE)
+    assert "## DELETE /chat/{sessionId}" in (root / "docs/api.md").read_text(encoding="utf-8")

@@ -116,8 +116,9 @@ def test_a_knowledge_base_on_agentcore_needs_the_retrieve_endpoint_naming_both_s
     assert (
         "interfaceEndpoints: agentRuntime agentcore with knowledgeBaseEnabled needs 'bedrock-agent-runtime': "
         "the agent searches the knowledge base through its search tool, whose Lambda calls Retrieve from "
-        "the VPC and has no other way out; add 'bedrock-agent-runtime' to the list (or set "
-        "knowledgeBaseEnabled false)."
+        "the VPC and has no other way out; add 'bedrock-agent-runtime' to the list, or set "
+        "knowledgeBaseAttached false (the agent stops searching it, the knowledge base is kept) or "
+        "knowledgeBaseEnabled false (removes it)."
     ) in message
     assert "(1 problem(s))" in message
 
@@ -136,17 +137,23 @@ def test_a_detached_knowledge_base_on_agentcore_needs_no_endpoint_but_may_keep_i
     message = agentcore_failure(program, knowledgeBaseEnabled=False)
     assert (
         "interfaceEndpoints: 'bedrock-agent-runtime' is the classic agent's endpoint but agentRuntime is "
-        "agentcore: replace it with 'bedrock-agentcore' (without knowledgeBaseEnabled it would bill hourly "
-        "and carry nothing: on agentcore it only carries the knowledge base's searches)."
+        "agentcore: remove it (without knowledgeBaseEnabled it would bill hourly and carry nothing: on "
+        "agentcore it only carries the knowledge base's searches)."
     ) in message
+    assert "replace it with" not in message  # bedrock-agentcore is listed already
 
 
 def test_classic_needs_no_second_endpoint_for_its_knowledge_base(program: RunProgram) -> None:
     # The Classic agent searches its knowledge base itself: bedrock-agent-runtime is its own endpoint.
     assert program("dev").config["bedrock-vpc-agent:knowledgeBaseEnabled"] == "true"
     message = failure(program, interfaceEndpoints=["bedrock-agent-runtime", "bedrock-agentcore"])
-    assert "'bedrock-agentcore' is the agentcore agent's endpoint but agentRuntime is classic" in message
-    assert "(it would bill hourly and carry nothing)" in message
+    assert (
+        "'bedrock-agentcore' is the agentcore agent's endpoint but agentRuntime is classic: remove it "
+        "(it would bill hourly and carry nothing)."
+    ) in message
+    # Without its own endpoint listed, the fix is the swap.
+    swapped = failure(program, interfaceEndpoints=["bedrock-agentcore"])
+    assert "agentRuntime is classic: replace it with 'bedrock-agent-runtime' (it would bill" in swapped
 
 
 def test_more_azs_than_the_region_offers(program: RunProgram) -> None:
