@@ -23,8 +23,9 @@ real engine's plan (`pulumi preview --json`, offline/engine_plan.py) alike.
   delete-before-replace only for auto-named properties, so the create fails with a conflict while the
   old one still holds the name.
 - live-knowledge-base-rebuilt: a knowledge base the live agent version searches (its association is
-  ENABLED) is replaced: the engine deletes it (and its association) before the new one exists and the
-  alias moves, so retrieval fails in between, and the new one is empty until it is ingested.
+  ENABLED, or, on AgentCore, a function names it in KNOWLEDGE_BASE_ID before and after) is replaced:
+  the engine deletes it (and its association) before the new one exists and the alias moves, so
+  retrieval fails in between, and the new one is empty until it is ingested.
 - key-deleted-with-data: a KMS key is deleted (ScheduleKeyDeletion: unreadable after the waiting
   period) while resources that encrypted data with it stay (they are updated off it, or retained):
   agent versions, objects already in a bucket keep needing the key.
@@ -427,6 +428,33 @@ def live_knowledge_base_rebuilt(plan: Plan) -> Iterator[Hazard]:
                 'knowledgeBaseAttached back to true (README, "Turning features on and off").',
                 (step.urn, association.urn),
             )
+        yield from _searched_through_a_tool(plan, step)
+
+
+def _searched_through_a_tool(plan: Plan, step: Step) -> Iterator[Hazard]:
+    """The same hazard where the agent searches through a tool (AgentCore's `knowledge` target): a
+    function that names the rebuilt knowledge base (KNOWLEDGE_BASE_ID) before and after the change."""
+    assert step.old is not None
+    for function in plan.steps:
+        if function.type != FUNCTION or function.old is None or function.new is None:
+            continue
+        names_it = step.old.urn in function.old.property_dependencies.get("environment", ())
+        still = "KNOWLEDGE_BASE_ID" in ((function.new.inputs.get("environment") or {}).get("variables") or {})
+        if not (names_it and still):
+            continue
+        reasons = ", ".join(sorted({r.split(".")[0] for r in step.replace_reasons}))
+        yield Hazard(
+            "live-knowledge-base-rebuilt",
+            f"wave {step.delete_wave}: {_name(step)} is replaced ({reasons}) while the agent searches it "
+            f"through {_name(function)} (KNOWLEDGE_BASE_ID): the old one is deleted before the new one "
+            "exists, so searches fail until the function has the new id, and the new one is empty until "
+            "its data source is ingested.",
+            "Rebuild it while the agent does not use it: set knowledgeBaseAttached to false for one "
+            "deployment (the search tool leaves the gateway), make the change in the next, run `python -m "
+            'client ingest`, then set knowledgeBaseAttached back to true (README, "Turning features on and '
+            'off").',
+            (step.urn, function.urn),
+        )
 
 
 def key_deleted_with_data(plan: Plan) -> Iterator[Hazard]:

@@ -42,6 +42,10 @@ PROD_KB_DETACHED = ProgramState(
 AGENTCORE = ProgramState("agentcore")  # guardrail and knowledge base on (its search tool attached)
 AGENTCORE_NO_GUARDRAIL = ProgramState("agentcore", overrides={"guardrailEnabled": False})
 AGENTCORE_KB_DETACHED = ProgramState("agentcore", overrides={"knowledgeBaseAttached": False})
+AGENTCORE_KEY = ProgramState("agentcore", overrides={"agentKmsKey": True})
+AGENTCORE_KEY_KB_DETACHED = ProgramState(
+    "agentcore", overrides={"agentKmsKey": True, "knowledgeBaseAttached": False}
+)
 # Without a knowledge base the stack also drops the endpoint its search tool used (config.py refuses it).
 AGENTCORE_NO_KB = ProgramState(
     "agentcore",
@@ -404,6 +408,47 @@ TOGGLES = [
         (("endpoints-bedrock-agent-runtime", DELETED), ("knowledge-kb", DELETED)),
         KB_DELETED_IN_ORDER,
         retained=DOCUMENTS_BUCKET,
+    ),
+    # The agent key rebuilds the vector store on AgentCore too (no agent, no alias: the invoker's key
+    # grant for the guardrail and the new guardrail version move it). Detached first, nothing searches
+    # the knowledge base while it is rebuilt; attached, the search tool's function names the old one.
+    toggle(
+        "agentcore, knowledge base detached: agent key on",
+        AGENTCORE_KB_DETACHED,
+        AGENTCORE_KEY_KB_DETACHED,
+        {
+            **each(AGENT_KEY, CREATE),
+            **GUARDRAIL_CHANGES,
+            **{name: op for name, op in KB_REBUILT.items() if name != "agent-knowledge"},
+            "endpoints-bedrock-agent-runtime": UPDATE,
+            "invoker-permissions": REPLACE,
+            "invoker-function": UPDATE,
+        },
+        (
+            ("knowledge-kb", OLD_COPY),
+            ("knowledge-index", OLD_COPY),
+            ("knowledge-vectors", OLD_COPY),
+            ("knowledge-vectors", NEW_COPY),
+            ("knowledge-index", NEW_COPY),
+            ("knowledge-kb", NEW_COPY),
+            ("endpoints-bedrock-agent-runtime", UPDATED),
+        ),
+        (("agent-key-key", CREATED), ("invoker-permissions", NEW_COPY), ("invoker-function", UPDATED)),
+    ),
+    toggle(
+        "agentcore: agent key on with the knowledge base attached",
+        AGENTCORE,
+        AGENTCORE_KEY,
+        {
+            **each(AGENT_KEY, CREATE),
+            **GUARDRAIL_CHANGES,
+            **{name: op for name, op in KB_REBUILT.items() if name != "agent-knowledge"},
+            **AGENTCORE_SEARCH_TOOL_CHANGES,
+            "endpoints-bedrock-agent-runtime": UPDATE,
+            "invoker-permissions": REPLACE,
+        },
+        (("knowledge-kb", OLD_COPY), ("knowledge-kb", NEW_COPY), ("action-group-function", UPDATED)),
+        hazards=("live-knowledge-base-rebuilt",),
     ),
     # --- the agent's key (agentKmsKey) --------------------------------------------------------------
     toggle(
