@@ -19,9 +19,10 @@ program anew on every request instead of handing out cached runs.
 default config (the policy tests, the previews, the reports); a test that configures it puts the
 default back (``analyzer.configure()``) before it ends.
 
-``-n auto`` starts one worker more than there are CPUs: a sixth of the suite's time is tests waiting
-on real clocks, browsers, subprocesses and the pack's gRPC service, which a third worker fills on
-two CPUs (measured on 2 CPUs: 2 workers 83 s, 3 workers 71-75 s, 4 workers 83 s; docs/benchmarks.md).
+``-n auto`` starts one worker more than there are CPUs (``PYTEST_XDIST_AUTO_NUM_WORKERS`` still
+sets the number): a sixth of the suite's time is tests waiting on real clocks, browsers, subprocesses
+and the pack's gRPC service, which a third worker fills on two CPUs (measured on 2 CPUs: 2 workers
+83 s, 3 workers 71-75 s, 4 workers 83 s; docs/benchmarks.md).
 
 At exit a test process freezes its heap (``gc.freeze``) before the interpreter tears it down: a
 worker holds a hundred program runs and their copies, and the final collections over them took 1.4 s
@@ -59,8 +60,10 @@ def analyzer() -> Iterator[PolicyAnalyzer]:
         yield running
 
 
-def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:
-    return len(os.sched_getaffinity(0)) + 1
+@pytest.hookimpl(optionalhook=True, wrapper=True)
+def pytest_xdist_auto_num_workers(config: pytest.Config) -> Generator[None, int, int]:
+    cpus = yield  # xdist's count: PYTEST_XDIST_AUTO_NUM_WORKERS when set, else the usable CPUs
+    return cpus if os.environ.get("PYTEST_XDIST_AUTO_NUM_WORKERS") else cpus + 1
 
 
 def pytest_configure(config: pytest.Config) -> None:
