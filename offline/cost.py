@@ -516,6 +516,7 @@ def usage_formulas(run: ProgramRun, prices: PriceTable) -> list[UsageFormula]:
     if run.of_type(HARNESS):
         formulas.extend(_agentcore_formulas(prices))
     formulas += _guardrail_formulas(run, prices)
+    formulas += _grounding_after_search_formulas(run, prices)
     formulas += _knowledge_base_formulas(run, prices)
     formulas += _knowledge_search_formulas(run, prices)
     if run.of_type(METRIC_FILTER):
@@ -659,18 +660,94 @@ def _knowledge_base_formulas(run: ProgramRun, prices: PriceTable) -> list[UsageF
 SEARCH_QUERY_TOKENS = 25
 
 
+def _searches_through_a_tool(run: ProgramRun) -> bool:
+    """Whether the agent searches its knowledge base through the search tool (AgentCore: a harness and
+    a function with KNOWLEDGE_BASE_ID behind a gateway target), not by itself (Classic)."""
+    return bool(run.of_type(HARNESS)) and any(
+        "KNOWLEDGE_BASE_ID" in ((function.inputs.get("environment") or {}).get("variables") or {})
+        for function in run.of_type(FUNCTION)
+    )
+
+
+# The invoker's grounding check after a search (AgentCore), for its upper bound. What it sends to
+# ApplyGuardrail (functions/invoker/guardrail.py grounding_content; tests assert these equal the code's):
+# the answer as guard_content in pieces of at most GROUNDED_ANSWER_CHARS (AWS's limit for the response),
+# each search's passages as grounding_source blocks (at most SEARCH_PASSAGE_CHARS per search,
+# functions/action_group/knowledge.py MAX_TOTAL_CHARS; all of them cut at GROUNDING_SOURCE_CHARS, AWS's
+# limit) and the user's question as the query block (at most GROUNDING_QUERY_CHARS, AWS's limit).
+GROUNDED_ANSWER_CHARS = 5_000
+SEARCH_PASSAGE_CHARS = 20_000
+GROUNDING_QUERY_CHARS = 1_000
+GROUNDING_SOURCE_CHARS = 100_000
+TEXT_UNIT_CHARS = 1_000
+# Whether the grounding_source and query blocks count as text units is not documented: the Bedrock
+# pricing page prices the contextual grounding check per 1,000 text units of up to 1,000 characters;
+# the user guide (guardrails-contextual-grounding-check.html) gives the three blocks' limits, not what
+# is billed; the API reference's GuardrailUsage reports contextualGroundingPolicyUnits per call, not
+# what they count. Read on this date (stored copies, the search tool's corpus).
+GROUNDING_UNITS_READ_ON = "2026-12-02"
+
+
+def _grounding_after_search_formulas(run: ProgramRun, prices: PriceTable) -> list[UsageFormula]:
+    """The upper bound of what the passages and the question add to each grounded answer's check,
+    where the invoker runs the check itself (AgentCore with a knowledge base and a guardrail with
+    contextual grounding). The guardrail's own line (_guardrail_formulas) counts the answer's units."""
+    grounded = [g for g in run.of_type(GUARDRAIL) if g.inputs.get("contextualGroundingPolicyConfig")]
+    if not grounded or not _searches_through_a_tool(run):
+        return []
+    grounding = prices["bedrock.guardrail.grounding_1k_units"]
+    policies = [
+        prices[key]
+        for field, key in (
+            ("contentPolicyConfig", "bedrock.guardrail.content_filter_1k_units"),
+            ("topicPolicyConfig", "bedrock.guardrail.denied_topics_1k_units"),
+            ("sensitiveInformationPolicyConfig", "bedrock.guardrail.pii_1k_units"),
+        )
+        if grounded[0].inputs.get(field)
+    ]
+    answer_units = GROUNDED_ANSWER_CHARS // TEXT_UNIT_CHARS
+    passage_units = SEARCH_PASSAGE_CHARS // TEXT_UNIT_CHARS
+    extra_units = passage_units + GROUNDING_QUERY_CHARS // TEXT_UNIT_CHARS
+    every_1k = grounding.usd + sum(p.usd for p in policies)  # per 1,000 units, every policy
+
+    def per_1000_answers(units: int, usd_per_1k_units: float) -> str:
+        return _money(round(units * usd_per_1k_units, 2), cents=True)
+
+    others = (
+        f", or {extra_units} {TIMES} {_money(round(every_1k, 4))}/1,000 = "
+        f"{per_1000_answers(extra_units, every_1k)} more (at most "
+        f"{per_1000_answers(answer_units + extra_units, every_1k)} per 1,000 answers in all) if the "
+        "content, topic and PII policies evaluate them too (also undocumented)"
+        if policies
+        else ""
+    )
+    return [
+        UsageFormula(
+            f"Bedrock guardrail {grounded[0].name}: grounding after a search (AgentCore, upper bound)",
+            f"one grounded check per answer of up to {GROUNDED_ANSWER_CHARS:,} characters ({answer_units} "
+            f"text units, in the guardrail's own line: {per_1000_answers(answer_units, every_1k)} per 1,000 "
+            "answers) "
+            f"also carries the search's passages (up to {SEARCH_PASSAGE_CHARS:,} characters: "
+            f"{passage_units} units) and the question (up to {GROUNDING_QUERY_CHARS:,}: 1 unit); if AWS "
+            f"counts those blocks as text units (undocumented as of {GROUNDING_UNITS_READ_ON}: neither the "
+            f"pricing page nor the contextual grounding guide says), {extra_units} units {TIMES} grounding "
+            f"{_money(grounding.usd)}/1,000 = {per_1000_answers(extra_units, grounding.usd)} more per "
+            f"1,000 answers{others}; each further search in the turn adds up to {passage_units} units "
+            f"(all passages cut at {GROUNDING_SOURCE_CHARS:,} characters) and each further check of a "
+            "longer or streamed answer carries them again; ApplyGuardrail's "
+            "usage.contextualGroundingPolicyUnits shows what was counted",
+            _weakest(grounding.status, *(p.status for p in policies)),
+        )
+    ]
+
+
 def _knowledge_search_formulas(run: ProgramRun, prices: PriceTable) -> list[UsageFormula]:
     """What one search costs where the agent searches through a tool (AgentCore: a function with
     KNOWLEDGE_BASE_ID behind a gateway target): the gateway's tool call, the function's request, the
     query's embedding and one S3 Vectors query. Retrieve has no charge of its own on a vector knowledge
     base (the Bedrock price list bills the embedding model and, for structured data and reranking only,
     the query); the passages return to the model as input tokens (the model's line)."""
-    searchers = [
-        function
-        for function in run.of_type(FUNCTION)
-        if "KNOWLEDGE_BASE_ID" in ((function.inputs.get("environment") or {}).get("variables") or {})
-    ]
-    if not searchers or not run.of_type(HARNESS):
+    if not _searches_through_a_tool(run):
         return []
     gateway, requests = prices["agentcore.gateway.invocations_1k"], prices["lambda.requests_1m"]
     embed, query = prices["bedrock.titan_embed_text_v2.input_1m"], prices["s3vectors.query_1m"]

@@ -12,7 +12,15 @@ import functools
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING
 
-from offline.cost import TIMES, CostEstimate, LineItem, PriceTable, load_prices, monthly_fixed_cost
+from offline.cost import (
+    TIMES,
+    CostEstimate,
+    LineItem,
+    PriceTable,
+    UsageFormula,
+    load_prices,
+    monthly_fixed_cost,
+)
 from offline.cost import _money as _usd
 
 if TYPE_CHECKING:
@@ -94,13 +102,26 @@ def idle_free_table(costs: Mapping[str, CostEstimate]) -> str:
 
 
 def usage_block(costs: Mapping[str, CostEstimate]) -> str:
-    """The per-use formulas of the first stack, as the preview prints them."""
-    estimate = next(iter(costs.values()))
-    lines = [
-        f"{formula.name}: {formula.formula}" + ("" if formula.status == "aws" else f" [{formula.status}]")
-        for formula in estimate.usage
-    ]
-    return "\n".join([f"```text\n# stack {estimate.stack}", *lines, "```"])
+    """The per-use formulas of the first stack, as the preview prints them, then those only another
+    stack has (AgentCore's harness, gateway, search and grounding lines): a function's line is the
+    same function when its name differs only by the stack's name."""
+    first, *others = costs.values()
+    lines = [f"```text\n# stack {first.stack}", *map(_usage_line, first.usage)]
+    seen = {formula.name for formula in first.usage}
+    for estimate in others:
+        own = [
+            formula
+            for formula in estimate.usage
+            if formula.name.replace(f"-{estimate.stack}-", f"-{first.stack}-") not in seen
+        ]
+        if own:
+            lines += [f"# only in stack {estimate.stack}", *map(_usage_line, own)]
+            seen.update(formula.name for formula in own)
+    return "\n".join([*lines, "```"])
+
+
+def _usage_line(formula: UsageFormula) -> str:
+    return f"{formula.name}: {formula.formula}" + ("" if formula.status == "aws" else f" [{formula.status}]")
 
 
 def choices_block(costs: Mapping[str, CostEstimate], prices: PriceTable) -> str:
@@ -164,7 +185,7 @@ def generators() -> dict[str, Callable[[], str]]:
     return {
         "idle-cost": lambda: idle_cost_table(stack_estimates()),
         "idle-free": lambda: idle_free_table(stack_estimates()),
-        "per-use": lambda: usage_block(stack_estimates()),
+        "per-use": lambda: usage_block(stack_estimates(README_STACKS)),
         "cost-of-choices": lambda: choices_block(stack_estimates(), load_prices()),
         "prices": lambda: price_table(load_prices()),
     }

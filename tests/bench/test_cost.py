@@ -288,3 +288,53 @@ def test_agentcore_prices_its_third_endpoint_and_each_knowledge_search(runs: dic
     assert search.status == "third-party"
     # Classic searches its associated knowledge base itself: no search tool to price.
     assert "Knowledge search (AgentCore search tool)" not in {f.name for f in estimate_of(runs["dev"]).usage}
+
+
+def test_agentcore_prices_the_grounding_check_s_passages_as_an_explicit_upper_bound() -> None:
+    from functions.action_group import knowledge
+    from functions.invoker import guardrail
+    from offline import cost
+
+    # The sizes the bound uses are the code's: what the search returns and the invoker sends.
+    assert cost.SEARCH_PASSAGE_CHARS == knowledge.MAX_TOTAL_CHARS
+    assert cost.GROUNDED_ANSWER_CHARS == guardrail.GROUNDING_CONTENT_CHARS
+    assert cost.GROUNDING_QUERY_CHARS == guardrail.GROUNDING_QUERY_CHARS == knowledge.MAX_QUERY_CHARS
+    assert cost.GROUNDING_SOURCE_CHARS == guardrail.GROUNDING_SOURCE_CHARS
+
+    formulas = {formula.name: formula for formula in estimate_of(shared_run("agentcore")).usage}
+    names = list(formulas)
+    bound = formulas[
+        "Bedrock guardrail guardrail-guardrail: grounding after a search (AgentCore, upper bound)"
+    ]
+    assert names.index(bound.name) == names.index("Bedrock guardrail guardrail-guardrail") + 1
+    grounding = PRICES["bedrock.guardrail.grounding_1k_units"].usd
+    every = grounding + sum(
+        PRICES[f"bedrock.guardrail.{key}_1k_units"].usd for key in ("content_filter", "denied_topics", "pii")
+    )
+    # 20,000 characters of passages + 1,000 of question = 21 text units per grounded answer of 5 units.
+    assert (
+        f"21 units {TIMES} grounding $0.10/1,000 = ${21 * grounding:.2f} more per 1,000 answers"
+        in bound.formula
+    )
+    assert (
+        f"21 {TIMES} $0.50/1,000 = ${21 * every:.2f} more (at most ${26 * every:.2f} per 1,000"
+        in bound.formula
+    )
+    assert "(5 text units, in the guardrail's own line: $2.50 per 1,000 answers)" in bound.formula
+    assert "undocumented as of 2026-12-02" in bound.formula
+    assert bound.status == "unverified"
+
+
+@pytest.mark.parametrize(
+    ("stack", "overrides"),
+    [
+        ("dev", {}),  # Classic: the agent applies its guardrail itself
+        ("agentcore", {"knowledgeBaseAttached": False}),  # nothing searched, no grounding policy
+    ],
+)
+def test_no_grounding_bound_where_the_invoker_sends_no_passages(
+    stack: str, overrides: dict[str, Any]
+) -> None:
+    names = [formula.name for formula in estimate_of(shared_run(stack, overrides)).usage]
+    assert "Bedrock guardrail guardrail-guardrail" in names
+    assert not [name for name in names if "grounding after a search" in name]
