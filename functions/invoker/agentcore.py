@@ -18,7 +18,7 @@ Everything follows botocore's service model of ``bedrock-agentcore`` (2024-02-28
 - the knowledge base's search tool (``RETRIEVAL_TOOL``; the harness runs it through the gateway):
   its ``toolResult`` blocks (``contentBlockStart.toolResult`` {toolUseId, status}, then
   ``contentBlockDelta.toolResult`` lists of ``{text | json}``, until ``contentBlockStop`` of the same
-  ``contentBlockIndex``) are read for the turn's passages (functions/invoker/retrieval.py); the
+  ``contentBlockIndex``, or else the message's end, the next block at that index or the stream's end) are read for the turn's passages (functions/invoker/retrieval.py); the
   answer's ``[S1a2b3c]`` markers become ``Citations`` in a last stage (functions/invoker/citations.py),
   and the guardrail's output checks carry the passages for its contextual grounding check.
 - ``DELETE`` calls ``StopRuntimeSession`` on the harness's runtime (an idempotent operation; a session
@@ -390,6 +390,7 @@ class _Translator:
         elif "contentBlockStart" in member:
             self._start(_mapping(member["contentBlockStart"]))
         elif "messageStop" in member:
+            self._read_searches()  # a message ends: all of its blocks are whole
             reason = _mapping(member["messageStop"]).get("stopReason")
             self.stop_reason = reason if isinstance(reason, str) else ""
         elif "metadata" in member:
@@ -400,16 +401,18 @@ class _Translator:
             yield tokens
         elif "contentBlockStop" in member:
             index = _mapping(member["contentBlockStop"]).get("contentBlockIndex")
-            search = self._searches.pop(index, None) if isinstance(index, int) else None
-            if search is not None:
-                self._read_search(search)
+            if isinstance(index, int):
+                self._read_searches(index)
+        elif "messageStart" in member:
+            self._read_searches()  # a new message: the previous one's blocks are whole
         elif "hookEvent" in member:
             self._stats.trace_events += 1
-        # messageStart carries nothing the API returns.
 
     def _start(self, event: Mapping[str, Any]) -> None:
         start = _mapping(event.get("start"))
         index = event.get("contentBlockIndex")
+        if isinstance(index, int):
+            self._read_searches(index)  # a new block at that index: the one before it is whole
         if "toolUse" in start:
             use = _mapping(start["toolUse"])
             tool_use_id, name = use.get("toolUseId"), use.get("name")
@@ -452,6 +455,15 @@ class _Translator:
                 search.content.extend(content)
         # reasoningContent and toolResultMetadata are never returned to API clients.
 
+    def _read_searches(self, index: int | None = None) -> None:
+        """The search results being read at ``index`` (all of them: None) finished and read. Their
+        ``contentBlockStop`` is the usual end, but nothing AWS publishes shows the harness closing a
+        tool result's block with one, so a message's end, the next block at the same index and the
+        stream's end finish them too (in arrival order)."""
+        indexes = list(self._searches) if index is None else [index] if index in self._searches else []
+        for key in indexes:
+            self._read_search(self._searches.pop(key))
+
     def _read_search(self, search: _SearchResult) -> None:
         """A whole search result: its passages kept for citations and grounding. A failed or
         unreadable one is only counted (its content may be an error text: never logged)."""
@@ -467,6 +479,7 @@ class _Translator:
         """After a clean end: the client's next inline call as ``returnControl``, or the stop reason's
         error. Only the last ``messageStop`` decides (a tool use can be streamed before the harness
         decides how the turn goes on, harness-lifecycle-hooks.html)."""
+        self._read_searches()  # a result whose block was never closed
         reason = self.stop_reason
         if reason is None:
             raise incomplete_response()

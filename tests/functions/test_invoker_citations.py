@@ -20,10 +20,10 @@ from hypothesis import strategies as st
 from functions.action_group import handler as action_group_handler
 from functions.action_group import knowledge as knowledge_tool
 from functions.action_group.dispatch import serialize_body
-from functions.invoker import streaming
+from functions.invoker import agentcore, streaming
 from functions.invoker.citations import MAX_HOLD, CitationStage
 from functions.invoker.config import load_settings
-from functions.invoker.errors import ConfigError
+from functions.invoker.errors import ApiError, ConfigError
 from functions.invoker.events import Citations, Event, StreamStats, TextChunk
 from functions.invoker.retrieval import Passage, Retrieved, read_result
 from functions.invoker.runtime import StreamedResponse
@@ -302,6 +302,86 @@ def test_a_returned_control_turn_releases_held_text_and_citations_before_it(h: H
     before = events[: kinds.index("returnControl")]
     assert "".join(e["text"] for e in before if e["type"] == "chunk") == completion
     assert [c for e in before if e["type"] == "citation" for c in e["citations"]] == buffered["citations"]
+
+
+def unclosed_search_result(tool_use_id: str, body: str, index: int = 0) -> list[bytes]:
+    """A search's result block the harness never closes with ``contentBlockStop``."""
+    return search_result(tool_use_id, {"text": body[:30]}, {"text": body[30:]}, index=index)[:-1]
+
+
+@pytest.mark.parametrize(
+    "after_result",
+    [
+        pytest.param([stop("tool_use")], id="messageStop"),
+        pytest.param([es.event("messageStart", {"role": "assistant"})], id="messageStart"),
+        # the next block (another gateway tool's call) reuses the result's index 0
+        # (not closed either) and the answer follows in the same message: only that start reads it
+        pytest.param(
+            [
+                es.event(
+                    "contentBlockStart",
+                    {"contentBlockIndex": 0, "start": {"toolUse": {"toolUseId": "t2", "name": "tools___x"}}},
+                ),
+                *(
+                    es.event("contentBlockDelta", {"contentBlockIndex": 2, "delta": {"text": part}})
+                    for part in (f"Refunds take five days [{A}].",)
+                ),
+                stop("end_turn"),
+            ],
+            id="next-block-same-index",
+        ),
+    ],
+)
+def test_a_search_result_block_that_is_never_closed_is_read_at_the_next_boundary(
+    h: Harness, after_result: list[bytes]
+) -> None:
+    members = [
+        *tool_use("tooluse_s1", SEARCH, '{"query": "refunds"}', index=1),
+        stop("tool_use"),
+        *unclosed_search_result("tooluse_s1", result_body(REFUNDS)),
+        *after_result,
+    ]
+    answered = any(b"Refunds take" in raw for raw in after_result)
+    h.agent.stream(
+        *members, *([] if answered else [*text(f"Refunds take five days [{A}]."), stop("end_turn")])
+    )
+
+    body = h.chat({"inputText": "refunds?", "sessionId": SESSION}).json()
+
+    assert body["completion"] == "Refunds take five days."
+    assert [c["references"] for c in body["citations"]] == [[reference(REFUNDS)]]
+    assert h.logs.summary()["retrievals"] == 1
+
+
+def test_a_search_result_still_open_when_the_stream_ends_is_read_by_finish() -> None:
+    """The translator alone (a stream ending inside a message is an error for the caller anyway)."""
+    stats = StreamStats()
+    knowledge = agentcore.Knowledge(SEARCH)
+    translator = agentcore._Translator(stats, {}, "api-x", None, knowledge)
+    members: list[dict[str, Any]] = [
+        {
+            "contentBlockStart": {
+                "contentBlockIndex": 1,
+                "start": {"toolUse": {"toolUseId": "t1", "name": SEARCH}},
+            }
+        },
+        {"contentBlockStart": {"contentBlockIndex": 0, "start": {"toolResult": {"toolUseId": "t1"}}}},
+        {
+            "contentBlockDelta": {
+                "contentBlockIndex": 0,
+                "delta": {"toolResult": [{"text": result_body(REFUNDS)}]},
+            }
+        },
+    ]
+    for member in members:
+        assert list(translator.events(member)) == []
+    assert not knowledge.retrieved.passages
+
+    with pytest.raises(ApiError, match="ended without"):
+        list(translator.finish())
+
+    assert list(knowledge.retrieved.passages) == [A]
+    assert (stats.retrievals, stats.retrieved_passages) == (1, 1)
 
 
 # --- the stage alone: any chunking gives the whole text's completion and citations ----------------
