@@ -18,8 +18,9 @@ Everything follows botocore's service model of ``bedrock-agentcore`` (2024-02-28
 - the knowledge base's search tool (``RETRIEVAL_TOOL``; the harness runs it through the gateway):
   its ``toolResult`` blocks (``contentBlockStart.toolResult`` {toolUseId, status}, then
   ``contentBlockDelta.toolResult`` lists of ``{text | json}``, until ``contentBlockStop`` of the same
-  ``contentBlockIndex``, or else the message's end, the next block at that index or the stream's end) are read for the turn's passages (functions/invoker/retrieval.py); the
-  answer's ``[S1a2b3c]`` markers become ``Citations`` in a last stage (functions/invoker/citations.py),
+  ``contentBlockIndex``, or else the message's end, the next block at that index or the stream's
+  end) are read for the turn's passages (functions/invoker/retrieval.py); the answer's ``[S1a2b3c]``
+  markers become ``Citations`` in a last stage (functions/invoker/citations.py),
   and the guardrail's output checks carry the passages for its contextual grounding check.
 - ``DELETE`` calls ``StopRuntimeSession`` on the harness's runtime (an idempotent operation; a session
   the runtime no longer knows is already ended: 204).
@@ -747,18 +748,32 @@ class AgentCoreBackend(BackendBase[HarnessClient]):
         or in segments of ``segments`` characters cut at a sentence end (streaming, docs/streaming.md).
         A blocked segment ends the turn with the guardrail's message; text already sent stays sent.
         ``grounding()``: the contextual grounding check's inputs at the time of a check (the passages
-        retrieved so far), or None."""
+        retrieved so far), or None.
+
+        Once ``grounding()`` applies (the turn searched), streaming stops cutting segments: the answer
+        from there on is held and checked as a whole (in pieces of ``GROUNDING_CONTENT_CHARS`` within
+        one release, as buffered), then released. AWS aggregates relevance over the chunks of one
+        guarded response ("If any one chunk is deemed relevant, the whole response is considered
+        relevant", guardrails-contextual-grounding-check.html); separate ApplyGuardrail calls cannot,
+        so a 200-character opening or a closing line judged alone would fail relevance. Text held
+        from before the search is released first, checked as before (without grounding)."""
         held = ""
         threshold, limit = segments if segments is not None else (0, 0)
+        whole = segments is None  # hold everything until the end (or the next non-text event)
         try:
             for event in events:
                 if isinstance(event, Usage):
                     yield event
                     continue
                 if isinstance(event, TextChunk):
+                    if not whole and grounding() is not None:
+                        # The search's result arrived since the last text: what is held was said before it.
+                        segment, held, whole = held, "", True
+                        if (yield from self._release(guardrail, segment, deadline, stats, None)):
+                            return
                     held += event.text
                     # A large chunk may hold several segments; none is longer than ``limit``.
-                    while segments is not None and len(held) >= threshold:
+                    while not whole and len(held) >= threshold:
                         cut = sentence_cut(held, limit)
                         segment, held = held[:cut], held[cut:]
                         threshold = limit

@@ -157,38 +157,62 @@ def test_a_masked_answer_is_cited_as_masked_and_no_masked_passage_becomes_the_an
     assert_no_passage_text(h)
 
 
-def test_streamed_segments_each_carry_the_passages_and_the_masked_question(
+def test_a_streamed_answer_after_a_search_is_checked_whole_never_a_closing_line_alone(
     core: tuple[Harness, FakeGuardrail],
 ) -> None:
+    """Relevance is judged per ApplyGuardrail call: a short off-topic closing line (or a 200-character
+    opening) checked alone would fail it, so after a search the answer is held and checked whole."""
     h, guardrail = core
     h.set_env(API_STREAMING="true")
     masked_question = "how long for {EMAIL}?"
     guardrail.answer(intervened(masked_question, **PII_MASKED))
+    preamble = "I will look that up in the documents for you, one moment please. " * 2  # 130: held
     sentence = f"Refunds take five working days [{A}]. "
-    answer = sentence * 12  # past the first segment's 200 characters, then the rest
+    closing = "Let me know if you need anything else."
+    answer = sentence * 40 + closing  # past 200 and 1,000 characters: three segments before the fix
     h.agent.stream(
-        *search("tooluse_s1", REFUNDS), *text(answer[:150], answer[150:300], answer[300:]), stop("end_turn")
+        *text(preamble[:100], preamble[100:]),
+        *search("tooluse_s1", REFUNDS),
+        *text(answer[:150], answer[150:1100], answer[1100:]),
+        stop("end_turn"),
     )
 
     events = lines(stream(h, {"inputText": "how long for x@y.example?", "sessionId": SESSION}))
 
     outputs = [request["body"] for request in guardrail.requests[1:]]
-    segments = [body["content"][-1]["text"]["text"] for body in outputs]
-    assert len(segments) == 2
-    assert "".join(segments) == answer
-    # the query is the user's text as the harness got it: masked
-    assert outputs == [grounded(segment, REFUND_TEXT, query=masked_question) for segment in segments]
+    # text held from before the search is checked as before, without grounding (not with the answer)
+    assert outputs[0] == {"source": "OUTPUT", "content": [{"text": {"text": preamble}}]}
+    # the answer after it: one check, the whole of it, with the passages and the masked question
+    assert outputs[1:] == [grounded(answer, REFUND_TEXT, query=masked_question)]
+    assert not any(body["content"][-1]["text"]["text"].strip() == closing for body in outputs)
     completion = "".join(e["text"] for e in events if e["type"] == "chunk")
-    assert completion == "Refunds take five working days. " * 12
+    assert completion == preamble + "Refunds take five working days. " * 40 + closing
     citations = [c for e in events if e["type"] == "citation" for c in e["citations"]]
-    assert len(citations) == 12
+    assert len(citations) == 40
     assert citations[1] == {
         "text": "Refunds take five working days",
-        "span": {"start": 32, "end": 62},
+        "span": {"start": len(preamble) + 32, "end": len(preamble) + 62},
         "references": [reference(REFUNDS)],
     }
     assert events[-1]["type"] == "done"
     assert_no_passage_text(h)
+
+
+def test_a_blocked_closing_line_cannot_happen_alone_the_whole_grounded_answer_is_the_verdict(
+    core: tuple[Harness, FakeGuardrail],
+) -> None:
+    """Streaming after a search: a block replaces the whole held answer; nothing of it was sent."""
+    h, guardrail = core
+    h.set_env(API_STREAMING="true")
+    guardrail.answer(passed(), intervened(BLOCKED_OUTPUT, **UNGROUNDED))
+    answer = f"Refunds take five working days [{A}]. " * 20 + "Anything else?"
+    h.agent.stream(*search("tooluse_s1", REFUNDS), *text(answer[:300], answer[300:]), stop("end_turn"))
+
+    events = lines(stream(h, {"inputText": QUESTION, "sessionId": SESSION}))
+
+    assert "".join(e["text"] for e in events if e["type"] == "chunk") == BLOCKED_OUTPUT
+    assert [e for e in events if e["type"] == "citation"] == []
+    assert len(guardrail.requests) == 2
 
 
 def test_a_returned_control_turn_has_no_query_so_no_grounding(core: tuple[Harness, FakeGuardrail]) -> None:
