@@ -47,7 +47,7 @@ from botocore.exceptions import ClientError
 
 from functions.invoker import reader
 from functions.invoker.budget import Deadline, RetryableThrottleError, deadline_exceeded, with_retries
-from functions.invoker.citations import cite
+from functions.invoker.citations import cite, marker_spans, restore_markers, strip_markers
 from functions.invoker.classic import (
     BackendBase,
     UpstreamError,
@@ -774,7 +774,7 @@ class AgentCoreBackend(BackendBase[HarnessClient]):
                     held += event.text
                     # A large chunk may hold several segments; none is longer than ``limit``.
                     while not whole and len(held) >= threshold:
-                        cut = sentence_cut(held, limit)
+                        cut = _segment_cut(held, limit)
                         segment, held = held[:cut], held[cut:]
                         threshold = limit
                         if (yield from self._release(guardrail, segment, deadline, stats, grounding())):
@@ -810,15 +810,23 @@ class AgentCoreBackend(BackendBase[HarnessClient]):
         released: list[str] = []
         blocked = False
         for piece in pieces:
+            # With grounding, the check judges the answer without its citation markers (no passage
+            # contains "[S1a2b3c]"); the text released keeps them for the citation stage.
+            guarded, markers = strip_markers(piece) if grounding is not None else (piece, [])
+            if not guarded.strip():
+                guarded, markers = piece, []  # markers only: judged as written (no empty content)
             checked = self._check(
-                guardrail, "OUTPUT", piece, deadline, stats, before_answer=False, grounding=grounding
+                guardrail, "OUTPUT", guarded, deadline, stats, before_answer=False, grounding=grounding
             )
             if checked.intervention is not None:
                 yield stats.intervened(checked.intervention)
             if checked.blocked:
                 released, blocked = [checked.text], True
                 break
-            released.append(checked.text)
+            if checked.intervention is None:
+                released.append(piece)
+            else:  # masked: the guardrail's text, the markers put back after the same words
+                released.append(restore_markers(checked.text, guarded, markers))
         if "".join(released):
             yield TextChunk("".join(released))
         return blocked
@@ -882,11 +890,21 @@ def guardrail_unavailable(upstream: str) -> ApiError:
     )
 
 
+def _segment_cut(text: str, limit: int) -> int:
+    """``sentence_cut``, never inside a citation marker (whole, or at the end one that may still
+    become one): a marker cut in two would be judged, and possibly blocked, in halves."""
+    cut = sentence_cut(text, limit)
+    for start, end in marker_spans(text):
+        if start < cut < end:
+            return start if start > 0 else min(end, limit)
+    return cut
+
+
 def _pieces(text: str, limit: int) -> list[str]:
     """``text`` cut into pieces of at most ``limit`` characters, at sentence ends where possible."""
     pieces = []
     while len(text) > limit:
-        cut = sentence_cut(text, limit)
+        cut = _segment_cut(text, limit)
         pieces.append(text[:cut])
         text = text[cut:]
     return [*pieces, text] if text else pieces

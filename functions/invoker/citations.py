@@ -22,12 +22,20 @@ changes nothing: the completion and citations are those of the whole text (a pro
 
 from __future__ import annotations
 
+import difflib
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
-from functions.invoker.events import Citations, Event, ReturnControl, StreamStats, TextChunk
+from functions.invoker.events import (
+    Citations,
+    Event,
+    GuardrailIntervention,
+    ReturnControl,
+    StreamStats,
+    TextChunk,
+)
 from functions.invoker.retrieval import Retrieved
 from functions.invoker.sentences import sentence_ends
 
@@ -81,6 +89,11 @@ class CitationStage:
         hold = _hold_from(tail)
         self._pending = tail[hold:]
         yield from self._release(tail[:hold])
+
+    def drop(self) -> None:
+        """Forget the held tail: the guardrail's blocked message replaces what follows it, and a
+        marker's beginning glued to that message would be neither text nor citation."""
+        self._pending = ""
 
     def flush(self) -> Iterator[Event]:
         """The held tail, verbatim: the stream ends (or pauses for a ``returnControl``) here."""
@@ -136,12 +149,83 @@ def cite(events: Iterator[Event], retrieved: Retrieved, stats: StreamStats) -> I
                 continue
             if isinstance(event, ReturnControl):
                 yield from stage.flush()
+            elif isinstance(event, GuardrailIntervention) and replaces_text(event):
+                stage.drop()
             yield event
         yield from stage.flush()
     finally:
         close = getattr(events, "close", None)
         if callable(close):
             close()
+
+
+def replaces_text(intervention: GuardrailIntervention) -> bool:
+    """Whether the intervention's text (the blocked message) replaces the answer from here on."""
+    return intervention.source == "OUTPUT" and intervention.action != "ANONYMIZED"
+
+
+def marker_spans(text: str) -> list[tuple[int, int]]:
+    """Where ``text`` has a marker (``MARKER``, whole) or, at its end, what may still become one."""
+    spans = [(match.start(), match.end()) for match in MARKER.finditer(text)]
+    hold = _hold_from(text)
+    if hold < len(text):
+        spans.append((hold, len(text)))
+    return spans
+
+
+def strip_markers(text: str) -> tuple[str, list[tuple[int, str]]]:
+    """``text`` without its markers (``MARKER``, any id), and each removed marker with its offset in
+    the stripped text: what the guardrail judges (a marker is no content the grounding check could
+    find in a passage); ``restore_markers`` puts them back."""
+    pieces: list[str] = []
+    markers: list[tuple[int, str]] = []
+    position = length = 0
+    for match in MARKER.finditer(text):
+        pieces.append(text[position : match.start()])
+        length += match.start() - position
+        markers.append((length, match[0]))
+        position = match.end()
+    pieces.append(text[position:])
+    return "".join(pieces), markers
+
+
+def restore_markers(masked: str, stripped: str, markers: list[tuple[int, str]]) -> str:
+    """The guardrail's masked version of ``stripped`` with ``strip_markers``' markers put back where
+    they belong: each after the same text, mapped through the differences masking made (a marker
+    after a masked span follows its replacement). Only marker text is added to ``masked``, so nothing
+    the guardrail masked can come back."""
+    if not markers:
+        return masked
+    codes: Sequence[tuple[str, int, int, int, int]] | None = None
+    offsets: list[int] = []
+    for offset, _ in markers:
+        before, after = stripped[:offset], stripped[offset:]
+        if masked.startswith(before):  # masking changed only text after the marker
+            offsets.append(offset)
+        elif masked.endswith(after):  # ... only text before it
+            offsets.append(len(masked) - len(after))
+        else:  # both sides changed: follow the differences
+            if codes is None:
+                codes = list(difflib.SequenceMatcher(None, stripped, masked, autojunk=False).get_opcodes())
+            offsets.append(_mapped(offset, codes))
+    pieces: list[str] = []
+    position = 0
+    for offset, (_, marker) in zip(offsets, markers, strict=True):
+        offset = max(offset, position)
+        pieces.extend((masked[position:offset], marker))
+        position = offset
+    pieces.append(masked[position:])
+    return "".join(pieces)
+
+
+def _mapped(offset: int, codes: Sequence[tuple[str, int, int, int, int]]) -> int:
+    """``offset`` (just after some text of the old string) in the new one of ``codes``."""
+    if offset == 0:
+        return 0
+    for tag, old_start, old_end, new_start, new_end in codes:
+        if old_start < offset <= old_end:
+            return new_start + (offset - old_start) if tag == "equal" else new_end
+    return codes[-1][4] if codes else 0
 
 
 def _hold_from(text: str) -> int:

@@ -9,8 +9,11 @@ import json
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from functions.invoker.agentcore import Handoff, InlineCall, encode_invocation_id, runtime_session_id
+from functions.invoker.citations import MARKER, restore_markers, strip_markers
 from functions.invoker.guardrail import (
     GROUNDING_CONTENT_CHARS,
     GROUNDING_QUERY_CHARS,
@@ -41,7 +44,9 @@ from tests.functions.test_invoker_citations import (
     SESSION,
     SHIPPING,
     SHIPPING_TEXT,
+    UNKNOWN,
     A,
+    B,
     assert_no_passage_text,
     lines,
     passage,
@@ -49,6 +54,7 @@ from tests.functions.test_invoker_citations import (
     search,
     stream,
 )
+from tests.fuzzing import examples
 
 QUESTION = "how long do refunds take?"
 BLOCKED_OUTPUT = "Sorry, I cannot answer that."
@@ -96,8 +102,8 @@ def test_the_answer_is_checked_against_the_passages_and_the_question(
 
     assert [request["body"] for request in guardrail.requests] == [
         {"source": "INPUT", "content": [{"text": {"text": QUESTION}}]},
-        # the answer as the model wrote it; markers are removed after the check
-        grounded("".join(ANSWER_PARTS), REFUND_TEXT, SHIPPING_TEXT),
+        # the answer without its markers (no passage contains them); the released text keeps them
+        grounded(MARKER.sub("", "".join(ANSWER_PARTS)), REFUND_TEXT, SHIPPING_TEXT),
     ]
     assert (body["completion"], body["citations"]) == (COMPLETION, CITATIONS)
     assert body["guardrailInterventions"] == []
@@ -138,7 +144,7 @@ def test_a_masked_answer_is_cited_as_masked_and_no_masked_passage_becomes_the_an
     core: tuple[Harness, FakeGuardrail],
 ) -> None:
     h, guardrail = core
-    masked = f"Write to {{EMAIL}} [{A}]."
+    masked = "Write to {EMAIL}."  # the guardrail saw the answer without its marker
     # Whatever the service returns for the grounding blocks, only the guarded block's output is used.
     response_body = intervened(masked, **PII_MASKED)
     response_body["outputs"] = [{"text": "{EMAIL} " + REFUND_TEXT}, {"text": QUESTION}, {"text": masked}]
@@ -147,6 +153,8 @@ def test_a_masked_answer_is_cited_as_masked_and_no_masked_passage_becomes_the_an
 
     body = h.chat({"inputText": QUESTION, "sessionId": SESSION}).json()
 
+    assert guardrail.requests[1]["body"]["content"][-1]["text"]["text"] == "Write to x@y.example."
+    # the marker is put back after the same words of the masked text, so the citation survives
     assert body["completion"] == "Write to {EMAIL}."
     assert body["citations"] == [
         {"text": "Write to {EMAIL}", "span": {"start": 0, "end": 16}, "references": [reference(REFUNDS)]}
@@ -183,7 +191,7 @@ def test_a_streamed_answer_after_a_search_is_checked_whole_never_a_closing_line_
     # text held from before the search is checked as before, without grounding (not with the answer)
     assert outputs[0] == {"source": "OUTPUT", "content": [{"text": {"text": preamble}}]}
     # the answer after it: one check, the whole of it, with the passages and the masked question
-    assert outputs[1:] == [grounded(answer, REFUND_TEXT, query=masked_question)]
+    assert outputs[1:] == [grounded(MARKER.sub("", answer), REFUND_TEXT, query=masked_question)]
     assert not any(body["content"][-1]["text"]["text"].strip() == closing for body in outputs)
     completion = "".join(e["text"] for e in events if e["type"] == "chunk")
     assert completion == preamble + "Refunds take five working days. " * 40 + closing
@@ -312,9 +320,83 @@ def test_large_passages_reach_the_check_cut_and_never_the_logs(core: tuple[Harne
         45_000,
         10_000,
         1_000,
-        len(f"Big [{big[2]['id']}]."),
+        len("Big."),
     ]
     assert body["citations"][0]["references"] == [reference(big[2])]
     for item in [*big, SHIPPING]:
         assert item["text"] not in h.logs.text
     assert all(text_ not in h.logs.text for text_ in PASSAGE_TEXTS)
+
+
+# --- markers and the guardrail: stripped for the verdict, never cut or glued ---------------------
+
+
+@examples(0.3)
+@given(
+    words=st.lists(
+        st.sampled_from(["Refunds", " take", " x@y.example", " days", ".", " ", "\n"]), max_size=12
+    ),
+    places=st.lists(st.integers(min_value=0, max_value=60), max_size=4),
+    ids=st.lists(st.sampled_from([A, B, UNKNOWN]), min_size=1, max_size=2),
+)
+def test_restored_markers_add_only_marker_text_to_the_masked_answer(
+    words: list[str], places: list[int], ids: list[str]
+) -> None:
+    text = "".join(words)
+    for place in sorted({min(p, len(text)) for p in places}, reverse=True):
+        text = text[:place] + f" [{', '.join(ids)}]" + text[place:]
+    stripped, markers = strip_markers(text)
+    assert MARKER.search(stripped) is None
+    masked = stripped.replace("x@y.example", "{EMAIL}")
+
+    restored = restore_markers(masked, stripped, markers)
+
+    assert MARKER.sub("", restored) == MARKER.sub("", masked)  # only markers were added
+    assert len(MARKER.findall(restored)) == len(markers)
+    assert restore_markers(stripped, stripped, markers) == text  # unmasked: the text as written
+
+
+def test_a_marker_after_a_masked_word_follows_its_replacement() -> None:
+    text = f"Mail x@y.example [{A}]. Or call us [{B}]."
+    stripped, markers = strip_markers(text)
+    assert stripped == "Mail x@y.example. Or call us."
+
+    assert restore_markers("Mail {EMAIL}. Or call us.", stripped, markers) == (
+        f"Mail {{EMAIL}} [{A}]. Or call us [{B}]."
+    )
+
+
+def test_a_held_marker_beginning_is_dropped_not_glued_to_the_blocked_message(
+    core: tuple[Harness, FakeGuardrail],
+) -> None:
+    h, guardrail = core
+    h.set_env(API_STREAMING="true")
+    guardrail.answer(passed(), passed(), intervened(BLOCKED_OUTPUT, **UNGROUNDED))
+    preamble = f"Let me check the refund rules [{A},"  # the stream ends on a marker's beginning
+    h.agent.stream(
+        *text(preamble),
+        *search("tooluse_s1", REFUNDS),
+        *text("Refunds take ten minutes."),
+        stop("end_turn"),
+    )
+
+    events = lines(stream(h, {"inputText": QUESTION, "sessionId": SESSION}))
+
+    completion = "".join(e["text"] for e in events if e["type"] == "chunk")
+    assert completion == "Let me check the refund rules" + BLOCKED_OUTPUT
+    assert "[" not in completion
+
+
+def test_a_streamed_segment_is_never_cut_inside_a_marker(core: tuple[Harness, FakeGuardrail]) -> None:
+    h, guardrail = core
+    h.set_env(API_STREAMING="true")
+    words = "word " * 198  # 990 characters, no sentence end: the cut falls back to a space
+    answer = f"{words}[{A}, {B}] and more words follow here"
+    h.agent.stream(*text(answer), stop("end_turn"))
+
+    lines(stream(h, {"inputText": QUESTION, "sessionId": SESSION}))
+
+    segments = [r["body"]["content"][-1]["text"]["text"] for r in guardrail.requests[1:]]
+    assert "".join(segments) == answer
+    assert segments[0] == words[:-1]  # before the marker and its gap, not at the space inside it
+    assert segments[1].startswith(f" [{A}, {B}]")
