@@ -69,7 +69,7 @@ from functions.invoker.guardrail import (
     GuardrailClient,
     check,
 )
-from functions.invoker.retrieval import Retrieved, is_retrieval_tool, read_result
+from functions.invoker.retrieval import PASSAGE_ID, Retrieved, is_retrieval_tool, read_result
 from functions.invoker.sentences import sentence_cut
 from functions.invoker.validation import (
     MAX_INVOCATION_ID,
@@ -143,6 +143,11 @@ class Handoff:
 
     call: InlineCall
     queue: tuple[InlineCall, ...] = ()
+    # The turn's search results so far, for the resumed request: the ids and references of the
+    # passages retrieved (citable there; no passage text, so no grounding), and the toolUseIds of
+    # searches whose result the harness had not streamed yet (it may stream it after the resume).
+    references: tuple[tuple[str, Mapping[str, Any]], ...] = ()
+    searches: tuple[str, ...] = ()
 
 
 def resumed_handoff(settings: Settings, session_id: str, request: ChatRequest) -> Handoff | None:
@@ -196,12 +201,20 @@ def session_tag(runtime_session: str) -> str:
 
 
 def encode_invocation_id(runtime_session: str, handoff: Handoff) -> str:
-    """``handoff`` as an opaque, compact ``invocationId`` (the client echoes it; ``decode_invocation_id``)."""
-    document = {
+    """``handoff`` as an opaque, compact ``invocationId`` (the client echoes it; ``decode_invocation_id``):
+    ``r`` (references, ``[id, type, uri]``) and ``p`` (pending searches) only when there are any."""
+    document: dict[str, Any] = {
         "s": session_tag(runtime_session),
         "u": handoff.call.as_json(),
         "q": [call.as_json() for call in handoff.queue],
     }
+    if handoff.references:
+        document["r"] = [
+            [passage_id, reference.get("type"), reference.get("uri")]
+            for passage_id, reference in handoff.references
+        ]
+    if handoff.searches:
+        document["p"] = list(handoff.searches)
     packed = zlib.compress(json.dumps(document, separators=(",", ":")).encode("ascii"), 9)
     return INVOCATION_PREFIX + base64.urlsafe_b64encode(packed).rstrip(b"=").decode("ascii")
 
@@ -226,19 +239,41 @@ def decode_invocation_id(invocation_id: str, runtime_session: str, tool_groups: 
         document = json.loads(raw.decode("ascii"), parse_constant=_reject_constant)
     except (ValueError, zlib.error, binascii.Error, RecursionError) as exc:
         raise _invalid_invocation_id("is corrupted or was altered") from exc
-    if not isinstance(document, dict) or set(document) != {"s", "u", "q"}:
+    if not isinstance(document, dict) or not {"s", "u", "q"} <= set(document) <= {"s", "u", "q", "r", "p"}:
         raise _invalid_invocation_id("is corrupted or was altered")
     if document["s"] != session_tag(runtime_session):
         raise _invalid_invocation_id("belongs to another session")
-    queue = document["q"]
-    if not isinstance(queue, list):
+    queue, references, searches = document["q"], document.get("r", []), document.get("p", [])
+    if not isinstance(queue, list) or not isinstance(references, list) or not isinstance(searches, list):
         raise _invalid_invocation_id("is corrupted or was altered")
     call = _decoded_call(document["u"], tool_groups)
-    handoff = Handoff(call, tuple(_decoded_call(queued, tool_groups) for queued in queue))
-    ids = [handoff.call.tool_use_id, *(call.tool_use_id for call in handoff.queue)]
+    handoff = Handoff(
+        call,
+        tuple(_decoded_call(queued, tool_groups) for queued in queue),
+        tuple(_decoded_reference(item) for item in references),
+        tuple(_decoded_search(item) for item in searches),
+    )
+    ids = [handoff.call.tool_use_id, *(call.tool_use_id for call in handoff.queue), *handoff.searches]
     if len(set(ids)) != len(ids):
         raise _invalid_invocation_id("is corrupted or was altered")
     return handoff
+
+
+def _decoded_reference(value: object) -> tuple[str, Mapping[str, Any]]:
+    if not isinstance(value, list) or len(value) != 3:
+        raise _invalid_invocation_id("is corrupted or was altered")
+    passage_id, kind, uri = value
+    if not isinstance(passage_id, str) or not PASSAGE_ID.fullmatch(passage_id):
+        raise _invalid_invocation_id("is corrupted or was altered")
+    if not (kind is None or isinstance(kind, str)) or not (uri is None or isinstance(uri, str)):
+        raise _invalid_invocation_id("is corrupted or was altered")
+    return passage_id, {"type": kind, "uri": uri}
+
+
+def _decoded_search(value: object) -> str:
+    if not isinstance(value, str) or not _TOOL_NAME.fullmatch(value):
+        raise _invalid_invocation_id("is corrupted or was altered")
+    return value
 
 
 def _decoded_call(value: object, tool_groups: Mapping[str, str]) -> InlineCall:
@@ -378,6 +413,8 @@ class _Translator:
         self._uses: dict[str, _ToolUse] = {}  # toolUseId -> use, in arrival order
         self._answered_ids: set[str] = set()
         self._searches: dict[int, _SearchResult] = {}  # contentBlockIndex -> the search's result
+        # searches an earlier request of the turn saw called, their result not yet streamed
+        self._carried_searches = set(resumed.searches) if resumed is not None else set()
         self.stop_reason: str | None = None
 
     @property
@@ -428,11 +465,10 @@ class _Translator:
             if isinstance(tool_use_id, str):
                 self._answered_ids.add(tool_use_id)
                 called = self._uses.get(tool_use_id)
-                if (
-                    called is not None
-                    and isinstance(index, int)
-                    and is_retrieval_tool(called.name, self._knowledge.retrieval_tool)
-                ):
+                searched = tool_use_id in self._carried_searches or (
+                    called is not None and is_retrieval_tool(called.name, self._knowledge.retrieval_tool)
+                )
+                if searched and isinstance(index, int) and self._knowledge.retrieval_tool:
                     self._searches[index] = _SearchResult(result.get("status"))
 
     def _delta(self, event: Mapping[str, Any]) -> Iterator[Event]:
@@ -525,8 +561,29 @@ class _Translator:
             return None
         return Handoff(calls[0], tuple(calls[1:]))
 
+    def _pending_searches(self) -> tuple[str, ...]:
+        """The search calls of the turn whose result has not been streamed yet (carried ones first)."""
+        streamed = [
+            use.tool_use_id
+            for use in self._uses.values()
+            if is_retrieval_tool(use.name, self._knowledge.retrieval_tool)
+        ]
+        ordered = dict.fromkeys([*sorted(self._carried_searches), *streamed])
+        return tuple(tool_use_id for tool_use_id in ordered if tool_use_id not in self._answered_ids)
+
     def _return_control(self, handoff: Handoff) -> ReturnControl:
-        invocation_id = encode_invocation_id(self._session, handoff)
+        """The handoff as ``returnControl``, with the turn's search state when the id has room for it:
+        the references are left out first, then the pending searches; the call itself never."""
+        searches = self._pending_searches() if self._knowledge.retrieval_tool else ()
+        references = tuple(self._knowledge.retrieved.references())
+        for carried in (
+            Handoff(handoff.call, handoff.queue, references, searches),
+            Handoff(handoff.call, handoff.queue, (), searches),
+            handoff,
+        ):
+            invocation_id = encode_invocation_id(self._session, carried)
+            if len(invocation_id) <= MAX_INVOCATION_ID:
+                break
         if len(invocation_id) > MAX_INVOCATION_ID:
             raise ApiError(
                 502,
@@ -647,6 +704,8 @@ class AgentCoreBackend(BackendBase[HarnessClient]):
         resumed = resumed_handoff(self._settings, session_id, chat)
         params = chat_params(self._settings, session_id, chat, resumed)
         knowledge = Knowledge(self._settings.retrieval_tool)
+        if resumed is not None and knowledge.retrieval_tool:
+            knowledge.retrieved.carry(resumed.references)  # citable here; their texts stayed behind
         guardrail = self._settings.guardrail
         if guardrail is None:
             events = self._harness(params, deadline, stats, resumed, knowledge)

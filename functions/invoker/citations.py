@@ -12,7 +12,9 @@ the guardrail's output check, which may mask it), so that offsets refer to that 
   trimmed; ``span`` its offsets in the completion (``end`` exclusive); ``references`` the passages'
   sources in marker order, each once. A marker with nothing before it since the previous citation
   (``[S1a2b3c][Sdef456]``) supports the same text as that one (same ``text`` and ``span``).
-- any other bracketed text, and a marker with an id this turn did not retrieve, stays verbatim.
+- a marker whose ids all have the tool's id shape (``S`` + 6 lowercase hex digits) but that this
+  request cannot resolve (a passage of an earlier turn, a guess) is removed, without a citation;
+- any other bracketed text stays verbatim.
 
 Streaming: text is released as it arrives except a tail that may still become a marker (at most
 ``MAX_HOLD`` characters: a stray ``[`` is released as soon as the next character rules a marker out);
@@ -36,7 +38,7 @@ from functions.invoker.events import (
     StreamStats,
     TextChunk,
 )
-from functions.invoker.retrieval import Retrieved
+from functions.invoker.retrieval import PASSAGE_ID, Retrieved
 from functions.invoker.sentences import sentence_ends
 
 MAX_GAP: Final = 3  # spaces or tabs before a marker removed with it ("five days [S1a2b3c]." -> "five days.")
@@ -72,18 +74,15 @@ class CitationStage:
     def feed(self, text: str) -> Iterator[Event]:
         """``text`` received: what of it (and of the held tail) can be released, with its citations."""
         pending = self._pending + text
-        if not self._retrieved.passages:
-            # No passage yet: no marker can be known; text goes on as it came.
-            self._pending = ""
-            yield from self._release(pending)
-            return
         position = 0
         for match in MARKER.finditer(pending):
             references = self._references(match[1])
-            if references is None:
-                continue  # an id this turn did not retrieve: the marker stays, as text
+            if references is None and not _well_formed(match[1]):
+                continue  # not the search tool's id shape: the bracketed text stays, as written
             yield from self._release(pending[position : match.start()])
-            yield self._cite(references)
+            if references is not None:
+                yield self._cite(references)
+            # else: a passage id this request cannot resolve (an earlier turn's, a guess): removed
             position = match.end()
         tail = pending[position:]
         hold = _hold_from(tail)
@@ -157,6 +156,11 @@ def cite(events: Iterator[Event], retrieved: Retrieved, stats: StreamStats) -> I
         close = getattr(events, "close", None)
         if callable(close):
             close()
+
+
+def _well_formed(ids: str) -> bool:
+    """Whether every id of a marker has the search tool's id shape (``PASSAGE_ID``: lowercase hex)."""
+    return all(PASSAGE_ID.fullmatch(passage_id) for passage_id in _IDS.findall(ids))
 
 
 def replaces_text(intervention: GuardrailIntervention) -> bool:

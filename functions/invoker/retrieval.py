@@ -46,20 +46,35 @@ class Passage:
 @dataclass
 class Retrieved:
     """The passages this turn's searches returned, in arrival order; the first of an id is kept
-    (an id stands for its source and text, so a later one is the same passage)."""
+    (an id stands for its source and text, so a later one is the same passage). ``carried``: the
+    references of passages an earlier request of the same turn retrieved (a turn resumed after a
+    client tool: they travel in its ``invocationId`` without their text), citable, never grounding."""
 
     passages: dict[str, Passage] = field(default_factory=dict)
+    carried: dict[str, Mapping[str, Any]] = field(default_factory=dict)
 
     def add(self, passages: Iterable[Passage]) -> None:
         for passage in passages:
             self.passages.setdefault(passage.passage_id, passage)
 
+    def carry(self, references: Iterable[tuple[str, Mapping[str, Any]]]) -> None:
+        for passage_id, reference in references:
+            self.carried.setdefault(passage_id, reference)
+
     def clear(self) -> None:
+        """This request's passages forgotten (a retried attempt starts afresh); the carried stay."""
         self.passages.clear()
 
     def reference(self, passage_id: str) -> Mapping[str, Any] | None:
         passage = self.passages.get(passage_id)
-        return None if passage is None else passage.reference
+        return passage.reference if passage is not None else self.carried.get(passage_id)
+
+    def references(self) -> list[tuple[str, Mapping[str, Any]]]:
+        """Every citable id and its reference: the carried ones first, then this request's."""
+        found = dict(self.carried)
+        for passage_id, passage in self.passages.items():
+            found.setdefault(passage_id, passage.reference)
+        return list(found.items())
 
     def texts(self) -> list[str]:
         return [passage.text for passage in self.passages.values()]

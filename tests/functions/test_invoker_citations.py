@@ -121,7 +121,8 @@ ANSWER_PARTS = (
     f"{A[3:]}]. Shipping is free. [{B}] Ask the desk",
     f" [{UNKNOWN}] for more.",
 )
-COMPLETION = f"Refunds take five days. Shipping is free. Ask the desk [{UNKNOWN}] for more."
+# A well-formed id this turn did not retrieve ([UNKNOWN]) is removed, without a citation.
+COMPLETION = "Refunds take five days. Shipping is free. Ask the desk for more."
 CITATIONS = [
     {"text": "Refunds take five days", "span": {"start": 0, "end": 22}, "references": [reference(REFUNDS)]},
     {"text": "Shipping is free.", "span": {"start": 24, "end": 41}, "references": [reference(SHIPPING)]},
@@ -174,12 +175,15 @@ def test_streamed_answer_has_the_same_completion_and_citations_as_the_buffered_o
     assert_no_passage_text(h)
 
 
-def test_without_a_search_markers_are_text(h: Harness) -> None:
-    h.agent.stream(*text(f"Refunds take five days [{A}]."), stop("end_turn"))
+def test_without_a_search_well_formed_markers_are_removed_and_other_brackets_stay(h: Harness) -> None:
+    """A follow-up turn re-cites an earlier turn's passage: its id cannot be resolved, so it goes."""
+    h.agent.stream(
+        *text(f"Refunds take five days [{A}]. See [S1A2B3C] and [note] [{A}, x]."), stop("end_turn")
+    )
 
     body = h.chat({"inputText": "refunds?", "sessionId": SESSION}).json()
 
-    assert body["completion"] == f"Refunds take five days [{A}]."
+    assert body["completion"] == f"Refunds take five days. See [S1A2B3C] and [note] [{A}, x]."
     assert body["citations"] == []
 
 
@@ -234,7 +238,7 @@ def test_failed_and_unreadable_search_results_are_counted_not_cited(h: Harness) 
 
     body = h.chat({"inputText": "refunds?", "sessionId": SESSION}).json()
 
-    assert (body["completion"], body["citations"]) == (f"Five days [{A}].", [])
+    assert (body["completion"], body["citations"]) == ("Five days.", [])
     summary = h.logs.summary()
     assert (summary["retrievals"], summary["retrievals_ignored"]) == (0, 2)
     assert "not reachable" not in h.logs.text
@@ -269,7 +273,7 @@ def test_another_gateway_tools_result_is_not_a_search(h: Harness) -> None:
 
     body = h.chat({"inputText": "refunds?", "sessionId": SESSION}).json()
 
-    assert (body["completion"], body["citations"]) == (f"Five days [{A}].", [])
+    assert (body["completion"], body["citations"]) == ("Five days.", [])
 
 
 def test_a_returned_control_turn_releases_held_text_and_citations_before_it(h: Harness) -> None:
@@ -384,6 +388,113 @@ def test_a_search_result_still_open_when_the_stream_ends_is_read_by_finish() -> 
     assert (stats.retrievals, stats.retrieved_passages) == (1, 1)
 
 
+def resumed(control: dict[str, Any], body: str = "12:00") -> dict[str, Any]:
+    (item,) = control["invocationInputs"]
+    return {
+        "sessionId": SESSION,
+        "returnControlResults": {
+            "invocationId": control["invocationId"],
+            "results": [{"actionGroup": item["actionGroup"], "function": item["function"], "body": body}],
+        },
+    }
+
+
+def decoded_handoff(control: dict[str, Any]) -> agentcore.Handoff:
+    return agentcore.decode_invocation_id(
+        control["invocationId"],
+        agentcore.runtime_session_id(SESSION),
+        json.loads(AGENTCORE_ENV["INLINE_TOOL_GROUPS"]),
+    )
+
+
+def test_a_turn_resumed_after_a_client_tool_cites_the_passages_searched_before_it(h: Harness) -> None:
+    """Search, then a client tool, then the answer in the resumed request: one turn for the user."""
+    h.agent.stream(
+        *search("tooluse_s1", REFUNDS, SHIPPING),
+        *tool_use("tooluse_c1", "get_local_time", '{"timezone": "UTC"}', index=1),
+        stop("tool_use"),
+    )
+    control = h.chat({"inputText": "refunds?", "sessionId": SESSION}).json()["returnControl"]
+    handoff = decoded_handoff(control)
+    # ids and references only: no passage text travels in the id
+    assert handoff.references == ((A, reference(REFUNDS)), (B, reference(SHIPPING)))
+    assert handoff.searches == ()
+    assert REFUND_TEXT not in json.dumps(control)
+    h.agent.stream(*text(f"Refunds take five days [{A}]. Not [{C}]."), stop("end_turn"))
+
+    body = h.chat(resumed(control)).json()
+
+    assert body["completion"] == "Refunds take five days. Not."  # C was never retrieved: removed
+    assert body["citations"] == [
+        {
+            "text": "Refunds take five days",
+            "span": {"start": 0, "end": 22},
+            "references": [reference(REFUNDS)],
+        }
+    ]
+
+
+def test_a_search_result_streamed_only_after_the_resume_is_read_there(h: Harness) -> None:
+    """The harness runs a search the model asked for with the client tool only after the handoff:
+    its result arrives in the resumed stream without its toolUse."""
+    h.agent.stream(
+        *tool_use("tooluse_s1", SEARCH, '{"query": "hours"}', index=1),
+        *tool_use("tooluse_c1", "get_local_time", '{"timezone": "UTC"}', index=2),
+        stop("tool_use"),
+    )
+    control = h.chat({"inputText": "when?", "sessionId": SESSION}).json()["returnControl"]
+    assert decoded_handoff(control).searches == ("tooluse_s1",)
+    h.agent.stream(
+        *search_result("tooluse_s1", {"text": result_body(HOURS)}),
+        *text(f"Come in office hours [{C}]."),
+        stop("end_turn"),
+    )
+
+    body = h.chat(resumed(control)).json()
+
+    assert body["completion"] == "Come in office hours."
+    assert [c["references"] for c in body["citations"]] == [[reference(HOURS)]]
+    last = [line for line in h.logs.lines() if line.get("message") == "request completed"][-1]
+    assert (last["retrievals"], last["retrievals_ignored"]) == (1, 0)
+
+
+def test_references_that_do_not_fit_the_invocation_id_are_dropped_never_the_handoff(
+    h: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    h.agent.stream(
+        *search("tooluse_s1", REFUNDS, SHIPPING, HOURS),
+        *tool_use("tooluse_c1", "get_local_time", '{"timezone": "UTC"}', index=1),
+        stop("tool_use"),
+    )
+    small = agentcore.encode_invocation_id(
+        agentcore.runtime_session_id(SESSION),
+        agentcore.Handoff(agentcore.InlineCall("tooluse_c1", "get_local_time", {"timezone": "UTC"})),
+    )
+    monkeypatch.setattr(agentcore, "MAX_INVOCATION_ID", len(small))  # room for the call alone
+
+    control = h.chat({"inputText": "refunds?", "sessionId": SESSION}).json()["returnControl"]
+
+    assert control["invocationId"] == small
+    assert decoded_handoff(control).references == ()
+
+
+def test_an_altered_reference_in_the_invocation_id_is_refused(h: Harness) -> None:
+    call = agentcore.InlineCall("tooluse_c1", "get_local_time", {"timezone": "UTC"})
+    for bad in ((("S12", {"type": "S3", "uri": "s3://x"}),), (("Sabcdef", {"type": 3, "uri": None}),)):
+        invocation_id = agentcore.encode_invocation_id(
+            agentcore.runtime_session_id(SESSION),
+            agentcore.Handoff(call, (), bad),  # type: ignore[arg-type]
+        )
+        control = {
+            "invocationId": invocation_id,
+            "invocationInputs": [{"actionGroup": "client_tools", "function": "get_local_time"}],
+        }
+        response = h.chat(resumed(control))
+        assert response.status == 400
+        assert "corrupted or was altered" in response.json()["error"]["message"]
+    assert h.agent.requests == []
+
+
 # --- the stage alone: any chunking gives the whole text's completion and citations ----------------
 
 KNOWN = (A, B, C)
@@ -443,7 +554,8 @@ def test_any_chunking_gives_the_same_completion_and_citations(parts: list[str], 
         assert completion[span["start"] : span["end"]] == citation["text"]
         assert citation["text"] == citation["text"].strip()
         assert citation["references"]
-    assert completion.count(UNKNOWN) == whole.count(UNKNOWN)  # unknown ids stay verbatim
+    # a marker of well-formed ids none of which can be resolved is removed, not shown
+    assert completion.count(f"[{UNKNOWN}]") <= whole.count(f"[{UNKNOWN}]")
 
 
 def test_a_stray_bracket_is_held_no_longer_than_a_marker_could_be() -> None:
