@@ -784,6 +784,11 @@ class AgentCoreBackend(BackendBase[HarnessClient]):
                 block["toolResult"]["content"] = [{"text": checked.text}]
                 if checked.blocked:
                     block["toolResult"]["status"] = "error"
+            echo = params["messages"][0]["content"][0]["toolUse"]
+            refused = yield from self._guarded_echo(guardrail, echo, deadline, stats)
+            if refused is not None:
+                yield TextChunk(refused)  # as for blocked user text: the harness is not called
+                return
         segments = SEGMENT_CHARS if self._settings.streaming else None
 
         def grounding() -> Grounding | None:
@@ -793,6 +798,34 @@ class AgentCoreBackend(BackendBase[HarnessClient]):
 
         harness = self._harness(params, deadline, stats, resumed, knowledge)
         yield from self._checked_output(guardrail, harness, segments, deadline, stats, grounding)
+
+    def _guarded_echo(
+        self, guardrail: Guardrail, echo: dict[str, Any], deadline: Deadline, stats: StreamStats
+    ) -> Generator[Event, None, str | None]:
+        """The echoed ``toolUse`` input checked as ``INPUT``: it comes from the caller's
+        ``invocationId``, which nothing authenticates (docs/api.md), and reaches the model as an
+        assistant message. None: it goes on (masked in ``echo`` when the guardrail masked it); else
+        the text that ends the turn: the guardrail's blocked message, or, when the masked JSON is no
+        longer an object (so no tool input), ``ECHO_MASKED_UNUSABLE``."""
+        arguments = echo["input"]
+        if not arguments:
+            return None  # "{}": nothing of the caller's but the tool's name, which is checked
+        checked = self._check(
+            guardrail, "INPUT", json.dumps(arguments, ensure_ascii=False), deadline, stats, before_answer=True
+        )
+        if checked.intervention is None:
+            return None
+        yield stats.intervened(checked.intervention)
+        if checked.blocked:
+            return checked.text
+        try:
+            masked = json.loads(checked.text, parse_constant=_reject_constant)
+        except (ValueError, RecursionError):
+            masked = None
+        if not isinstance(masked, dict):
+            return ECHO_MASKED_UNUSABLE
+        echo["input"] = masked
+        return None
 
     def _checked_output(
         self,
@@ -929,6 +962,12 @@ class AgentCoreBackend(BackendBase[HarnessClient]):
             stats.throttled += calls.throttled
         return verdicts[-1]
 
+
+# The end of a resumed turn whose echoed tool input the guardrail masked into something not an object.
+ECHO_MASKED_UNUSABLE: Final = (
+    "The guardrail masked the tool call this request resumes, so it cannot be resumed. "
+    "Please start a new session."
+)
 
 # Streaming: the first segment of held-back text is checked at 200 characters, so the first words
 # come soon; later ones at 1,000, the size of one ApplyGuardrail text unit (what it bills per call).

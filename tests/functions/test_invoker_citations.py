@@ -483,7 +483,7 @@ def test_an_altered_reference_in_the_invocation_id_is_refused(h: Harness) -> Non
     for bad in ((("S12", {"type": "S3", "uri": "s3://x"}),), (("Sabcdef", {"type": 3, "uri": None}),)):
         invocation_id = agentcore.encode_invocation_id(
             agentcore.runtime_session_id(SESSION),
-            agentcore.Handoff(call, (), bad),  # type: ignore[arg-type]
+            agentcore.Handoff(call, (), bad),
         )
         control = {
             "invocationId": invocation_id,

@@ -239,6 +239,7 @@ def test_a_returned_control_turn_has_no_query_so_no_grounding(core: tuple[Harnes
 
     assert [request["body"] for request in guardrail.requests] == [
         {"source": "INPUT", "content": [{"text": {"text": "12:00"}}]},
+        {"source": "INPUT", "content": [{"text": {"text": '{"timezone": "UTC"}'}}]},  # the echoed input
         {"source": "OUTPUT", "content": [{"text": {"text": f"Five days [{A}]."}}]},
     ]
     assert body["completion"] == "Five days."  # still cited: the passages were retrieved this turn
