@@ -945,7 +945,10 @@ class AgentCoreBackend(BackendBase[HarnessClient]):
             if deadline.expired():
                 raise deadline_exceeded()
             client = guardrails(guardrail_read_timeout(deadline, self._settings))
-            verdicts.append(_apply(client, guardrail, source, text, deadline, grounding))
+            stats.guardrail_calls += 1
+            verdict = _apply(client, guardrail, source, text, deadline, grounding)
+            stats.guardrail_used(verdict.usage)
+            verdicts.append(verdict)
             return iter(())
 
         def exhausted(upstream: str, retry_after_s: int) -> ApiError:

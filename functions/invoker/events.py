@@ -135,6 +135,14 @@ class StreamStats:
     upstream_request_id: str | None = None
     guardrail_intervened: bool = False  # the metric filter "guardrail-interventions" matches on it
     guardrail_interventions: int = 0
+    # AgentCore: ApplyGuardrail calls made (throttled attempts included) and the units their
+    # responses' ``usage`` reported, summed per GuardrailUsage member (what the guardrail bills).
+    guardrail_calls: int = 0
+    guardrail_units: dict[str, int] = field(default_factory=dict)
+
+    def guardrail_used(self, usage: Mapping[str, int]) -> None:
+        for name, count in usage.items():
+            self.guardrail_units[name] = self.guardrail_units.get(name, 0) + count
 
     def intervened(self, event: GuardrailIntervention) -> GuardrailIntervention:
         """Count ``event`` (the backend yields what this returns)."""

@@ -117,6 +117,9 @@ class Checked:
 
     text: str
     intervention: GuardrailIntervention | None = None
+    # The response's ``usage`` (botocore bedrock-runtime ``GuardrailUsage``: text units per policy,
+    # ``contextualGroundingPolicyUnits`` among them): counts only, summed on the log line.
+    usage: Mapping[str, int] = field(default_factory=dict)
 
     @property
     def blocked(self) -> bool:
@@ -139,8 +142,14 @@ def check(
         source=source,
         content=content,
     )
+    raw_usage = response.get("usage")
+    usage = {
+        str(name): count
+        for name, count in (raw_usage.items() if isinstance(raw_usage, Mapping) else ())
+        if type(count) is int and count >= 0
+    }
     if response.get("action") != "GUARDRAIL_INTERVENED":
-        return Checked(text)
+        return Checked(text, usage=usage)
     action, policies = assessed_actions(response.get("assessments"))
     outputs = response.get("outputs")
     texts = [
@@ -157,4 +166,4 @@ def check(
         guardrail_id=guardrail.guardrail_id,
         guardrail_version=guardrail.version,
     )
-    return Checked(replacement, intervention)
+    return Checked(replacement, intervention, usage)

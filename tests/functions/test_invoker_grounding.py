@@ -401,3 +401,48 @@ def test_a_streamed_segment_is_never_cut_inside_a_marker(core: tuple[Harness, Fa
     assert "".join(segments) == answer
     assert segments[0] == words[:-1]  # before the marker and its gap, not at the space inside it
     assert segments[1].startswith(f" [{A}, {B}]")
+
+
+def test_the_log_line_counts_apply_guardrail_calls_and_sums_their_usage_units(
+    core: tuple[Harness, FakeGuardrail],
+) -> None:
+    """What a grounded answer costs shows on the summary line (counts only, never text)."""
+    h, guardrail = core
+    units = {
+        "topicPolicyUnits": 1,
+        "contentPolicyUnits": 1,
+        "wordPolicyUnits": 1,
+        "sensitiveInformationPolicyUnits": 1,
+        "sensitiveInformationPolicyFreeUnits": 0,
+        "contextualGroundingPolicyUnits": 21,  # the passages may count: measure, do not assume
+    }
+    grounded_check = {"usage": units, "action": "NONE", "outputs": [], "assessments": [{}]}
+    guardrail.answer(passed(), grounded_check, grounded_check)
+    answer = "Refunds are paid within five working days of the return, every time. " * 100  # 2 pieces
+    h.agent.stream(*search("tooluse_s1", REFUNDS), *text(answer), stop("end_turn"))
+
+    h.chat({"inputText": QUESTION, "sessionId": SESSION})
+
+    summary = h.logs.summary()
+    assert summary["guardrail_calls"] == len(guardrail.requests) == 3
+    assert summary["guardrail_units"] == {
+        "topicPolicyUnits": 2,
+        "contentPolicyUnits": 3,  # passed() reports one content unit
+        "wordPolicyUnits": 2,
+        "sensitiveInformationPolicyUnits": 2,
+        "sensitiveInformationPolicyFreeUnits": 0,
+        "contextualGroundingPolicyUnits": 42,
+    }
+    assert_no_passage_text(h)
+
+
+def test_throttled_guardrail_calls_are_counted_too(core: tuple[Harness, FakeGuardrail]) -> None:
+    h, guardrail = core
+    guardrail.error(429, "ThrottlingException")
+    h.agent.stream(*text("Hello."), stop("end_turn"))
+
+    h.chat({"inputText": "hi", "sessionId": SESSION})
+
+    summary = h.logs.summary()
+    assert summary["guardrail_calls"] == len(guardrail.requests) == 3  # INPUT twice, OUTPUT once
+    assert summary["guardrail_units"] == {"contentPolicyUnits": 2}
