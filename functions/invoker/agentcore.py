@@ -27,7 +27,10 @@ Everything follows botocore's service model of ``bedrock-agentcore`` (2024-02-28
 
 The ``returnControl`` contract of docs/api.md is kept: ``invocationId`` is opaque to the client, which
 echoes it with its results; here it carries the handed-off call and the ones still to come
-(``encode_invocation_id``), so that the stateless invoker can echo the call and hand off the next.
+(``encode_invocation_id``), so that the stateless invoker can echo the call and hand off the next,
+and the turn's search state (passage ids with references, pending searches) so that the resumed
+request cites them. Nothing authenticates it: with a guardrail, the echoed input is checked as
+``INPUT`` before the harness sees it (``_guarded_echo``).
 """
 
 from __future__ import annotations
